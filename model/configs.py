@@ -1,0 +1,159 @@
+"""Named LoDa configurations: variants are data, one factory builds them all.
+
+Every number here comes from the paper (Xu et al., CVPR 2024, Sec. IV-A) or from the authors' published
+hyperparameters (``shared/design/ARCHITECTURE.md`` §3):
+
+- ``loda_vit_base_r50`` — the paper's model: ViT-B/16 (ImageNet-21k, augreg2) + ResNet-50, last four stages,
+  r = 64, h = 4, N = 12 interactions, 7×7 pooled distortion tokens, dropout 0.1. About 8.9 M trainable parameters.
+- ``loda_vit_small_r50`` / ``loda_vit_tiny_r50`` — the smaller ViTs of Table IV with the same CNN branch.
+- ``loda_tiny`` — a few-hundred-thousand-parameter network with the same structure, for tests and for the app
+  while no trained model is installed. It has no pretrained weights: it is never a real quality model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INCEPTION_MEAN = (0.5, 0.5, 0.5)
+INCEPTION_STD = (0.5, 0.5, 0.5)
+
+
+class ConfigError(ValueError):
+    """An unknown config name or an invalid hyperparameter."""
+
+
+@dataclass(frozen=True)
+class LodaConfig:
+    """Everything needed to build a LoDa network and to preprocess its input.
+
+    ``vit`` / ``cnn`` are timm model names (with pretrained tag); ``*_kwargs`` are extra timm constructor
+    arguments (used by the tiny config to shrink the backbones). ``*_mean`` / ``*_std`` are each backbone's own
+    input normalisation: the network takes RGB in [0, 1] and normalises once per branch.
+    """
+
+    name: str
+    vit: str
+    cnn: str
+    cnn_out_indices: tuple[int, ...] = (1, 2, 3, 4)
+    r: int = 64
+    heads: int = 4
+    n_interactions: int = 12
+    pool: int = 7
+    dropout: float = 0.1
+    img_size: int = 224
+    short_side: int = 384
+    train_crops: int = 3
+    test_crops: int = 15
+    vit_mean: tuple[float, float, float] = INCEPTION_MEAN
+    vit_std: tuple[float, float, float] = INCEPTION_STD
+    cnn_mean: tuple[float, float, float] = IMAGENET_MEAN
+    cnn_std: tuple[float, float, float] = IMAGENET_STD
+    vit_kwargs: dict[str, Any] = field(default_factory=dict)
+    cnn_kwargs: dict[str, Any] = field(default_factory=dict)
+    pretrained: bool = True
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.r <= 0 or self.heads <= 0 or self.r % self.heads:
+            raise ConfigError(f"{self.name}: r={self.r} must be a positive multiple of heads={self.heads}")
+        if self.n_interactions <= 0:
+            raise ConfigError(f"{self.name}: n_interactions must be positive, got {self.n_interactions}")
+        if self.pool <= 0:
+            raise ConfigError(f"{self.name}: pool must be positive, got {self.pool}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"{self.name}: dropout must be in [0, 1), got {self.dropout}")
+        if self.short_side < self.img_size:
+            raise ConfigError(
+                f"{self.name}: short_side={self.short_side} is smaller than the crop size {self.img_size}"
+            )
+        if not self.cnn_out_indices:
+            raise ConfigError(f"{self.name}: at least one CNN stage is needed")
+
+    def replace(self, **overrides: Any) -> LodaConfig:
+        """A copy with some hyperparameters changed (r, heads, n_interactions, pool, ...)."""
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown LoDa hyperparameter(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for key in ("cnn_out_indices", "vit_mean", "vit_std", "cnn_mean", "cnn_std"):
+            d[key] = list(d[key])
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LodaConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        for key in ("cnn_out_indices", "vit_mean", "vit_std", "cnn_mean", "cnn_std"):
+            if key in kwargs:
+                kwargs[key] = tuple(kwargs[key])
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"incomplete LoDa config: {exc}") from None
+
+
+_REGISTRY: dict[str, LodaConfig] = {}
+
+
+def register(config: LodaConfig) -> LodaConfig:
+    _REGISTRY[config.name] = config
+    return config
+
+
+register(
+    LodaConfig(
+        name="loda_vit_base_r50",
+        vit="vit_base_patch16_224.augreg2_in21k_ft_in1k",
+        cnn="resnet50.a1_in1k",
+        description="The paper's LoDa: ViT-B/16 (IN-21k) + ResNet-50, r=64, h=4, N=12",
+    )
+)
+register(
+    LodaConfig(
+        name="loda_vit_small_r50",
+        vit="vit_small_patch16_224.augreg_in21k_ft_in1k",
+        cnn="resnet50.a1_in1k",
+        description="Table IV: ViT-S/16 (IN-21k) + ResNet-50",
+    )
+)
+register(
+    LodaConfig(
+        name="loda_vit_tiny_r50",
+        vit="vit_tiny_patch16_224.augreg_in21k_ft_in1k",
+        cnn="resnet50.a1_in1k",
+        description="Table IV: ViT-Ti/16 (IN-21k) + ResNet-50",
+    )
+)
+register(
+    LodaConfig(
+        name="loda_tiny",
+        vit="vit_tiny_patch16_224",
+        cnn="resnet10t",
+        vit_kwargs={"depth": 4, "embed_dim": 64, "num_heads": 2},
+        r=16,
+        heads=2,
+        n_interactions=4,
+        pretrained=False,
+        description="Tiny random-weight LoDa for tests and for the app before a trained model is installed",
+    )
+)
+
+
+def list_configs() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_config(name: str, **overrides: Any) -> LodaConfig:
+    """The named config, with optional hyperparameter overrides (``r=48, heads=2, n_interactions=6``)."""
+    try:
+        config = _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown model config {name!r}; known: {', '.join(list_configs())}") from None
+    return config.replace(**overrides) if overrides else config

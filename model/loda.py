@@ -1,0 +1,226 @@
+"""LoDa: a frozen ViT and a frozen CNN joined by a small trained adapter (Xu et al., CVPR 2024, Sec. III).
+
+Data flow for a batch of 224×224 crops with RGB values in [0, 1]:
+
+    CNN (frozen) ─ stage j ─> LocalDistortionExtractor_j ─> 7×7×r ─┐  (4 stages ⇒ 196 distortion tokens)
+                                                                    ├─> LocalDistortionInjector_i before ViT
+    ViT (frozen): patch embed + pos embed ─> [inject_i, block group i] × N ─> norm ─> CLS ─> dropout ─> head
+
+Only the extractors, injectors (with their scale vectors s_i) and the head train. The network normalises its
+input once per branch with each backbone's own mean and std, so callers feed plain [0, 1] RGB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .backbones import create_backbone
+from .configs import ConfigError, LodaConfig
+
+
+class LocalDistortionExtractor(nn.Module):
+    """One CNN stage → r-wide local distortion features on a pool×pool grid (Fig. 3a)."""
+
+    def __init__(self, in_channels: int, r: int, pool: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, r, kernel_size=1, bias=True)
+        self.act = nn.GELU()
+        self.conv3 = nn.Conv2d(r, r, kernel_size=3, padding=1, bias=False)
+        self.pool = nn.AdaptiveAvgPool2d(pool)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.conv3(self.act(self.conv1(x))))
+        return x.flatten(2).transpose(1, 2)  # (B, pool*pool, r)
+
+
+class CrossAttention(nn.Module):
+    """Multi-head cross-attention in width r: queries from the ViT tokens, keys/values from distortion tokens."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, query: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        b, n, d = query.shape
+        m = context.shape[1]
+        h = self.heads
+        q = self.q(query).reshape(b, n, h, d // h).transpose(1, 2)
+        k = self.k(context).reshape(b, m, h, d // h).transpose(1, 2)
+        v = self.v(context).reshape(b, m, h, d // h).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class LocalDistortionInjector(nn.Module):
+    """Eq. 1–4: down-project ViT tokens, query the distortion tokens, up-project, add scaled by s_i."""
+
+    def __init__(self, embed_dim: int, r: int, heads: int) -> None:
+        super().__init__()
+        self.down = nn.Sequential(nn.Linear(embed_dim, r), nn.GELU(), nn.Linear(r, r))
+        self.attn = CrossAttention(r, heads)
+        self.up = nn.Sequential(nn.Linear(r, embed_dim), nn.GELU(), nn.Linear(embed_dim, embed_dim))
+        self.scale = nn.Parameter(torch.empty(embed_dim))
+        nn.init.trunc_normal_(self.scale, std=0.02, a=-0.04, b=0.04)  # cut at 2 std
+
+    def forward(self, tokens: torch.Tensor, distortion_tokens: torch.Tensor) -> torch.Tensor:
+        q = self.down(tokens)
+        queried = self.attn(q, distortion_tokens) + q  # Eq. 1, residual on the query
+        return tokens + self.scale * self.up(queried)  # Eq. 2
+
+
+class CosineHead(nn.Module):
+    """Single-layer regressor on the CLS token with a cosine-normalised weight (the authors' head)."""
+
+    def __init__(self, in_features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(in_features))
+        self.bias = nn.Parameter(torch.zeros(1))
+        nn.init.trunc_normal_(self.weight, std=0.02, a=-0.04, b=0.04)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(x, dim=-1) @ F.normalize(self.weight, dim=0) + self.bias
+
+
+def interaction_layers(depth: int, n_interactions: int) -> list[int]:
+    """Indices of the ViT blocks before which an injector acts: the first block of each of N equal groups."""
+    if n_interactions > depth or depth % n_interactions:
+        raise ConfigError(f"n_interactions={n_interactions} must divide the ViT depth {depth} into equal groups")
+    step = depth // n_interactions
+    return list(range(0, depth, step))
+
+
+class LoDa(nn.Module):
+    """The LoDa network. Build it with :func:`model.create_model` rather than directly."""
+
+    def __init__(
+        self,
+        config: LodaConfig,
+        *,
+        pretrained: bool | None = None,
+        vit_weights: Path | None = None,
+        cnn_weights: Path | None = None,
+        search_dirs: Iterable[Path] = (),
+    ) -> None:
+        super().__init__()
+        pretrained = config.pretrained if pretrained is None else pretrained
+        # the config records how the backbones were made, so a saved adapter knows it can rebuild them
+        self.config = config if pretrained == config.pretrained else config.replace(pretrained=pretrained)
+        search_dirs = list(search_dirs)
+        self.vit = create_backbone(
+            config.vit,
+            role="ViT",
+            pretrained=pretrained,
+            weights_file=vit_weights,
+            search_dirs=search_dirs,
+            flag="--vit-weights",
+            num_classes=0,
+            img_size=config.img_size,
+            **config.vit_kwargs,
+        )
+        self.cnn = create_backbone(
+            config.cnn,
+            role="CNN",
+            pretrained=pretrained,
+            weights_file=cnn_weights,
+            search_dirs=search_dirs,
+            flag="--cnn-weights",
+            features_only=True,
+            out_indices=config.cnn_out_indices,
+            **config.cnn_kwargs,
+        )
+        embed_dim = self.vit.embed_dim
+        self.embed_dim = embed_dim
+        self.extractors = nn.ModuleList(
+            LocalDistortionExtractor(c, config.r, config.pool) for c in self.cnn.feature_info.channels()
+        )
+        self.inject_at = interaction_layers(len(self.vit.blocks), config.n_interactions)
+        self.injectors = nn.ModuleList(
+            LocalDistortionInjector(embed_dim, config.r, config.heads) for _ in self.inject_at
+        )
+        self.head_drop = nn.Dropout(config.dropout)
+        self.head = CosineHead(embed_dim)
+        for name, values in (
+            ("vit_mean", config.vit_mean),
+            ("vit_std", config.vit_std),
+            ("cnn_mean", config.cnn_mean),
+            ("cnn_std", config.cnn_std),
+        ):
+            self.register_buffer(name, torch.tensor(values).view(1, 3, 1, 1), persistent=False)
+        self.bn_adapt = True
+        self.freeze_backbones()
+
+    # --- what trains -------------------------------------------------------------------------------------
+    def freeze_backbones(self) -> None:
+        for p in self.vit.parameters():
+            p.requires_grad_(False)
+        for p in self.cnn.parameters():
+            p.requires_grad_(False)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def adapter_state_dict(self) -> dict[str, torch.Tensor]:
+        """The tensors an adapter-only profile holds: every trainable tensor plus the CNN's BatchNorm buffers
+        (the authors let those running statistics adapt while training, so they are part of the result)."""
+        trainable = {n for n, p in self.named_parameters() if p.requires_grad}
+        bn_buffers = {
+            f"cnn.{n}"
+            for n, _ in self.cnn.named_buffers()
+            if n.rsplit(".", 1)[-1] in {"running_mean", "running_var", "num_batches_tracked"}
+        }
+        state = self.state_dict()
+        return {k: v for k, v in state.items() if k in trainable or k in bn_buffers}
+
+    def set_bn_adapt(self, adapt: bool) -> None:
+        """``True`` (the paper's choice): the frozen CNN's BatchNorm statistics follow the training data.
+        ``False``: BatchNorm stays in eval mode (steadier for small-data fine-tuning)."""
+        self.bn_adapt = adapt
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> LoDa:
+        super().train(mode)
+        self.vit.eval()  # frozen: no dropout / drop-path inside the backbone
+        self.cnn.train(mode and self.bn_adapt)
+        return self
+
+    # --- forward -----------------------------------------------------------------------------------------
+    def distortion_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.cnn((x - self.cnn_mean) / self.cnn_std)
+        return torch.cat([ext(f) for ext, f in zip(self.extractors, features, strict=True)], dim=1)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The final CLS token of the ViT, with local distortion injected before each interaction point."""
+        distortion = self.distortion_tokens(x)
+        vit = self.vit
+        tokens = vit.norm_pre(vit.patch_drop(vit._pos_embed(vit.patch_embed((x - self.vit_mean) / self.vit_std))))
+        injector_at = dict(zip(self.inject_at, self.injectors, strict=True))
+        for i, block in enumerate(vit.blocks):
+            injector = injector_at.get(i)
+            if injector is not None:
+                tokens = injector(tokens, distortion)
+            tokens = block(tokens)
+        tokens = vit.norm(tokens)
+        return tokens[:, 0]
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.head_drop(features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Quality scores, shape (B,), for crops of shape (B, 3, H, W) with values in [0, 1]."""
+        return self.forward_head(self.forward_features(x))
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, frozen) parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    return trainable, frozen

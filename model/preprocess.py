@@ -1,0 +1,248 @@
+"""Image decoding and cropping in numpy + PIL only (no torch), shared by every backend.
+
+Pipeline, as in the paper (Sec. IV-A): decode → apply EXIF orientation → convert to 8-bit RGB → resize the
+short side to 384 → 224×224 crops. Training takes random crops with random horizontal and vertical flips;
+inference takes K deterministic crops spread over the image (default 15) so one image always gets one score.
+
+Crops come out as ``uint8`` arrays of shape (K, 3, S, S). The network takes RGB in [0, 1] and applies each
+backbone's own mean / std itself (ViT and CNN are normalised differently), so :func:`to_float` is the only
+numeric step left to the caller.
+
+JPEGs are decoded with Pillow's ``draft()`` DCT scaling straight to the smallest size that still covers the
+short side; HEIC/HEIF open through pillow-heif and camera RAW files through the embedded preview (rawpy)
+when those optional libraries are installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+RAW_EXTENSIONS = frozenset(
+    {".cr2", ".cr3", ".nef", ".nrw", ".arw", ".dng", ".raf", ".orf", ".rw2", ".pef", ".srw", ".x3f"}
+)
+HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".avif"})
+
+ImageSource = str | Path | bytes | np.ndarray | Image.Image
+
+
+class ImageDecodeError(Exception):
+    """An image that cannot be scored; the message is meant for the user's eyes."""
+
+
+_heif_registered = False
+
+
+def _ensure_heif() -> bool:
+    global _heif_registered
+    if not _heif_registered and importlib.util.find_spec("pillow_heif") is not None:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        _heif_registered = True
+    return _heif_registered
+
+
+def _open_raw(path: Path) -> Image.Image:
+    if importlib.util.find_spec("rawpy") is None:
+        raise ImageDecodeError("camera RAW file: install the optional 'rawpy' package to score RAW files")
+    import rawpy
+
+    try:
+        with rawpy.imread(str(path)) as raw:
+            try:
+                thumb = raw.extract_thumb()
+            except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
+                return Image.fromarray(raw.postprocess(half_size=True, use_camera_wb=True))
+            if thumb.format == rawpy.ThumbFormat.JPEG:
+                img = Image.open(io.BytesIO(thumb.data))
+                img.load()
+                return img
+            return Image.fromarray(thumb.data)
+    except (rawpy.LibRawError, OSError) as exc:
+        raise ImageDecodeError(f"cannot read the RAW file: {exc}") from None
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """8-bit RGB from any Pillow mode: gray, gray+alpha, palette (with transparency), RGBA, CMYK, YCbCr,
+    LAB, 16-bit and 32-bit integer, float. Transparent pixels are composited on white."""
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        if mode == "F":
+            peak = 1.0 if arr.size and np.nanmax(arr) <= 1.0 else 255.0
+        else:
+            peak = 65535.0 if arr.size and arr.max() > 255 else 255.0
+        arr = np.clip(np.nan_to_num(arr) / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr).convert("RGB")
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def _draft_size(size: tuple[int, int], short_side: int) -> tuple[int, int]:
+    w, h = size
+    scale = short_side / min(w, h)
+    return max(1, math.ceil(w * scale)), max(1, math.ceil(h * scale))
+
+
+def open_image(source: ImageSource, short_side: int | None = None) -> Image.Image:
+    """Decode ``source`` to an upright 8-bit RGB image.
+
+    With ``short_side`` set, JPEGs are DCT-scaled on decode to the smallest size whose short side still
+    covers it (the final resize happens in :func:`resize_short_side`). Raises :class:`ImageDecodeError`
+    with a readable reason for anything that is not a decodable image.
+    """
+    if isinstance(source, Image.Image):
+        return to_rgb(ImageOps.exif_transpose(source))
+    if isinstance(source, np.ndarray):
+        return to_rgb(_from_array(source))
+    path: Path | None = None
+    if isinstance(source, bytes):
+        fp: io.BytesIO | Path = io.BytesIO(source)
+    else:
+        path = Path(source)
+        fp = path
+        suffix = path.suffix.lower()
+        if suffix in RAW_EXTENSIONS:
+            return to_rgb(ImageOps.exif_transpose(_open_raw(path)))
+        if suffix in HEIF_EXTENSIONS and not _ensure_heif():
+            raise ImageDecodeError("HEIC/HEIF file: install the optional 'pillow-heif' package to score it")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(fp) as img:
+                if short_side and img.format == "JPEG":
+                    img.draft("RGB", _draft_size(img.size, short_side))
+                img.load()
+                oriented = ImageOps.exif_transpose(img)
+                return to_rgb(oriented)
+    except FileNotFoundError:
+        raise ImageDecodeError("the file no longer exists") from None
+    except IsADirectoryError:
+        raise ImageDecodeError("this is a folder, not an image") from None
+    except PermissionError:
+        raise ImageDecodeError("permission denied: the file cannot be read") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError(f"refused: too many pixels to decode safely ({exc})") from None
+    except UnidentifiedImageError:
+        if path is not None and path.stat().st_size == 0:
+            raise ImageDecodeError("the file is empty") from None
+        raise ImageDecodeError("not an image, or an image format this app cannot read") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        text = str(exc) or type(exc).__name__
+        if "truncated" in text.lower() or isinstance(exc, EOFError):
+            raise ImageDecodeError(f"the image file is truncated or damaged ({text})") from None
+        raise ImageDecodeError(f"the image cannot be decoded ({text})") from None
+
+
+def _from_array(arr: np.ndarray) -> Image.Image:
+    """An HxW or HxWxC array (uint8, uint16 or float in [0, 1]) as a Pillow image."""
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
+        raise ImageDecodeError(f"an image array must be HxW or HxWx{{1,3,4}}, got shape {arr.shape}")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.dtype == np.uint8:
+        return Image.fromarray(arr)
+    if arr.dtype == np.uint16:
+        return Image.fromarray((arr // 257).astype(np.uint8))
+    if np.issubdtype(arr.dtype, np.floating):
+        return Image.fromarray(np.clip(np.nan_to_num(arr) * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    raise ImageDecodeError(f"unsupported image array dtype {arr.dtype}")
+
+
+def resize_short_side(img: Image.Image, short_side: int) -> Image.Image:
+    """Resize so that the shorter side equals ``short_side`` (aspect ratio kept; antialiased bicubic)."""
+    w, h = img.size
+    if min(w, h) == short_side:
+        return img
+    scale = short_side / min(w, h)
+    new = (max(short_side, round(w * scale)), max(short_side, round(h * scale)))
+    new = (short_side, new[1]) if w <= h else (new[0], short_side)
+    return img.resize(new, Image.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def crop_positions(height: int, width: int, k: int, size: int) -> list[tuple[int, int]]:
+    """K deterministic (top, left) crop positions spread evenly over the image.
+
+    A rows × cols grid shaped like the image (15 crops of a 3:2 photo: 3 × 5) with corners included; when the
+    grid has more cells than K, K of them are taken at even intervals. K = 1 is the centre crop.
+    """
+    if k < 1:
+        raise ValueError(f"crops must be at least 1, got {k}")
+    if height < size or width < size:
+        raise ValueError(f"image {width}x{height} is smaller than the {size}px crop")
+    if k == 1:
+        return [((height - size) // 2, (width - size) // 2)]
+    if height == size:
+        rows = 1
+    elif width == size:
+        rows = k
+    else:
+        rows = max(1, min(k, round(math.sqrt(k * height / width))))
+    cols = math.ceil(k / rows)
+    tops = np.linspace(0, height - size, rows).round().astype(int)
+    lefts = np.linspace(0, width - size, cols).round().astype(int)
+    grid = [(int(t), int(left)) for t in tops for left in lefts]
+    if len(grid) > k:
+        grid = [grid[i] for i in np.linspace(0, len(grid) - 1, k).round().astype(int)]
+    return grid
+
+
+def _chw(arr: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def inference_crops(img: Image.Image, k: int, size: int) -> np.ndarray:
+    """(K, 3, size, size) uint8 crops at :func:`crop_positions`."""
+    arr = np.asarray(img)
+    return np.stack(
+        [_chw(arr[t : t + size, left : left + size]) for t, left in crop_positions(*arr.shape[:2], k, size)]
+    )
+
+
+def train_crops(img: Image.Image, n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, 3, size, size) uint8 random crops, each flipped horizontally and vertically with p = 0.5."""
+    arr = np.asarray(img)
+    h, w = arr.shape[:2]
+    if h < size or w < size:
+        raise ValueError(f"image {w}x{h} is smaller than the {size}px crop")
+    out = []
+    for _ in range(n):
+        t = int(rng.integers(0, h - size + 1))
+        left = int(rng.integers(0, w - size + 1))
+        crop = arr[t : t + size, left : left + size]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        if rng.random() < 0.5:
+            crop = crop[::-1, :]
+        out.append(_chw(crop))
+    return np.stack(out)
+
+
+def load_for_model(source: ImageSource, short_side: int) -> Image.Image:
+    """Decode, orient, convert to RGB and resize the short side: the image every crop is taken from."""
+    return resize_short_side(open_image(source, short_side=short_side), short_side)
+
+
+def prepare_inference(source: ImageSource, *, short_side: int = 384, size: int = 224, k: int = 15) -> np.ndarray:
+    """Everything from a file (or array) to the uint8 crops the scorer feeds the network."""
+    return inference_crops(load_for_model(source, short_side), k, size)
+
+
+def to_float(crops: np.ndarray) -> np.ndarray:
+    """uint8 crops → float32 RGB in [0, 1], the network's input."""
+    return crops.astype(np.float32) * np.float32(1.0 / 255.0)

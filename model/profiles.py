@@ -1,0 +1,319 @@
+"""Model profiles: one safetensors file of tensors plus JSON metadata. Loading never unpickles.
+
+Two kinds:
+
+- ``adapter``: the trainable tensors (extractors, injectors with s_i, head) and the CNN's BatchNorm buffers; the
+  frozen backbones come from their pretrained weights (see :mod:`model.backbones`).
+- ``full``: self-contained, the backbones' tensors are inside too.
+
+The metadata (stored as JSON under the safetensors header key ``loda``) holds: ``format`` and
+``format_version``, ``name``, ``kind``, ``config`` (the full :class:`~model.configs.LodaConfig`), ``backbones``
+(timm identifiers and whether their weights are inside), ``trained_on``, ``metrics``, ``score`` (direction,
+range and the linear calibration from raw network output to the reported score), ``preprocessing``,
+``created`` and ``parent`` (the base profile of a fine-tune).
+
+Reading metadata and tensors needs numpy only (the ONNX path has no torch); building a network needs torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .configs import ConfigError, LodaConfig, get_config, list_configs
+
+if TYPE_CHECKING:
+    import torch
+
+    from .loda import LoDa
+
+FORMAT = "loda-profile"
+FORMAT_VERSION = 1
+KINDS = ("adapter", "full")
+SUFFIX = ".safetensors"
+
+
+class ProfileError(Exception):
+    """A profile that cannot be used: missing, damaged, truncated, of another format or for another network."""
+
+
+@dataclass
+class Profile:
+    """A profile's metadata, and the file it came from (None for a bare config with an untrained adapter)."""
+
+    metadata: dict[str, Any]
+    path: Path | None = None
+    config: LodaConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        try:
+            self.config = LodaConfig.from_dict(self.metadata["config"])
+        except (KeyError, TypeError, ConfigError) as exc:
+            where = self.path or self.metadata.get("name", "profile")
+            raise ProfileError(f"{where}: the metadata has no usable 'config' ({exc})") from None
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name") or self.config.name)
+
+    @property
+    def kind(self) -> str:
+        return str(self.metadata.get("kind", "adapter"))
+
+    @property
+    def trained(self) -> bool:
+        return bool(self.metadata.get("trained_on"))
+
+    @property
+    def calibration(self) -> tuple[float, float]:
+        cal = self.metadata.get("score", {}).get("calibration", {})
+        return float(cal.get("scale", 1.0)), float(cal.get("offset", 0.0))
+
+    @property
+    def key(self) -> str:
+        """Identifies the scores this profile produces (catalog key): name plus creation stamp."""
+        return f"{self.name}@{self.metadata.get('created', 'untrained')}"
+
+
+def config_profile(config: LodaConfig | str) -> Profile:
+    """The profile of a bare config: untrained adapter, backbones pretrained as the config says."""
+    cfg = get_config(config) if isinstance(config, str) else config
+    return Profile(build_metadata(cfg, name=cfg.name, kind="adapter", created=None))
+
+
+def build_metadata(
+    config: LodaConfig,
+    *,
+    name: str,
+    kind: str = "adapter",
+    trained_on: Any = None,
+    metrics: Mapping[str, Any] | None = None,
+    calibration: tuple[float, float] = (1.0, 0.0),
+    score_range: tuple[float, float] | None = None,
+    parent: str | None = None,
+    notes: str = "",
+    created: str | None = "now",
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    if kind not in KINDS:
+        raise ProfileError(f"unknown profile kind {kind!r}; expected one of {KINDS}")
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "kind": kind,
+        "config": config.to_dict(),
+        "backbones": {"vit": config.vit, "cnn": config.cnn, "included": kind == "full"},
+        "trained_on": trained_on,
+        "metrics": dict(metrics or {}),
+        "score": {
+            "direction": "higher_better",
+            "range": list(score_range) if score_range else None,
+            "calibration": {"scale": float(calibration[0]), "offset": float(calibration[1])},
+        },
+        "preprocessing": {
+            "short_side": config.short_side,
+            "crop": config.img_size,
+            "test_crops": config.test_crops,
+            "input": "RGB in [0, 1], NCHW; per-branch mean/std applied inside the network",
+            "vit_mean": list(config.vit_mean),
+            "vit_std": list(config.vit_std),
+            "cnn_mean": list(config.cnn_mean),
+            "cnn_std": list(config.cnn_std),
+        },
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z") if created == "now" else created,
+        "parent": parent,
+        "notes": notes,
+    }
+    if extra:
+        meta.update(extra)
+    return meta
+
+
+def save_profile(path: Path | str, tensors: Mapping[str, Any], metadata: Mapping[str, Any]) -> Path:
+    """Write tensors (torch or numpy) and metadata atomically: a crash never leaves half a profile behind."""
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    meta = dict(metadata)
+    if meta.get("format") != FORMAT:
+        raise ProfileError("metadata must come from build_metadata() (format field missing)")
+    Profile(meta)  # validates the config
+    arrays = {k: _to_numpy(v) for k, v in tensors.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(arrays, tmp, metadata={"format": FORMAT, "loda": json.dumps(meta, sort_keys=True)})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        return np.ascontiguousarray(value)
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous()
+        if t.dtype == torch.bfloat16:
+            t = t.float()
+        return t.numpy()
+    return np.ascontiguousarray(np.asarray(value))
+
+
+def _open(path: Path):
+    from safetensors import safe_open
+
+    if not path.exists():
+        raise ProfileError(f"{path}: no such model profile")
+    if path.is_dir():
+        raise ProfileError(f"{path}: is a folder, not a model profile")
+    try:
+        return safe_open(str(path), framework="numpy")
+    except Exception as exc:  # safetensors raises its own SafetensorError / OSError types
+        raise ProfileError(
+            f"{path}: not a readable model profile (damaged, truncated or another file type): {exc}"
+        ) from None
+
+
+def read_profile(path: Path | str) -> Profile:
+    """The profile's metadata, validated; tensors are not read."""
+    path = Path(path)
+    with _open(path) as f:
+        header = f.metadata() or {}
+    if header.get("format") != FORMAT or "loda" not in header:
+        raise ProfileError(f"{path}: a safetensors file, but not a LoDa model profile")
+    try:
+        meta = json.loads(header["loda"])
+    except json.JSONDecodeError as exc:
+        raise ProfileError(f"{path}: the profile metadata is damaged ({exc})") from None
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ProfileError(
+            f"{path}: profile format version {version!r} is newer than this app understands"
+            f" ({FORMAT_VERSION}); update LoDa Desktop"
+        )
+    return Profile(meta, path)
+
+
+def read_tensors(path: Path | str) -> dict[str, np.ndarray]:
+    path = Path(path)
+    with _open(path) as f:
+        try:
+            return {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
+        except Exception as exc:
+            raise ProfileError(f"{path}: the tensors are damaged or truncated ({exc})") from None
+
+
+def find_profiles(dirs: Iterable[Path]) -> list[Profile]:
+    """Every readable profile in ``dirs`` (not recursive); unreadable files are skipped."""
+    found = []
+    for d in dirs:
+        d = Path(d)
+        if not d.is_dir():
+            continue
+        for p in sorted(d.glob(f"*{SUFFIX}")):
+            try:
+                found.append(read_profile(p))
+            except ProfileError:
+                continue
+    return found
+
+
+def resolve_profile(spec: str | Path, dirs: Iterable[Path] = ()) -> Profile:
+    """``spec`` is a profile file, a profile name found in ``dirs``, or a config name (untrained adapter)."""
+    dirs = list(dirs)
+    candidate = Path(spec)
+    if candidate.suffix == SUFFIX or candidate.exists():
+        return read_profile(candidate)
+    for d in dirs:
+        p = Path(d) / f"{spec}{SUFFIX}"
+        if p.is_file():
+            return read_profile(p)
+    for profile in find_profiles(dirs):
+        if profile.name == spec:
+            return profile
+    if str(spec) in list_configs():
+        return config_profile(str(spec))
+    known = sorted({p.name for p in find_profiles(dirs)} | set(list_configs()))
+    raise ProfileError(f"unknown model {str(spec)!r}; known: {', '.join(known)}")
+
+
+# --- torch side ---------------------------------------------------------------------------------------------
+
+
+def save_model(
+    model: LoDa,
+    path: Path | str,
+    *,
+    name: str,
+    kind: str | None = None,
+    **metadata: Any,
+) -> Path:
+    """Save a network as a profile; ``metadata`` goes to :func:`build_metadata`.
+
+    ``kind`` defaults to ``adapter`` when the config's backbones are pretrained (they can be rebuilt from their
+    weights) and to ``full`` otherwise: random backbones exist nowhere else, so they must travel in the file.
+    """
+    if kind is None:
+        kind = "adapter" if model.config.pretrained else "full"
+    if kind == "adapter" and not model.config.pretrained:
+        raise ProfileError(f"'{model.config.name}' has random (not pretrained) backbones: save it as a full profile")
+    tensors = model.state_dict() if kind == "full" else model.adapter_state_dict()
+    meta = build_metadata(model.config, name=name, kind=kind, **metadata)
+    return save_profile(path, tensors, meta)
+
+
+def load_model(
+    profile: Profile | Path | str,
+    *,
+    vit_weights: Path | None = None,
+    cnn_weights: Path | None = None,
+    search_dirs: Iterable[Path] = (),
+    device: torch.device | str = "cpu",
+) -> LoDa:
+    """Build the network a profile describes and load its tensors, checking every name and shape."""
+    import torch
+
+    from .loda import LoDa
+
+    if not isinstance(profile, Profile):
+        profile = read_profile(profile)
+    full = profile.kind == "full"
+    model = LoDa(
+        profile.config,
+        pretrained=False if full else None,
+        vit_weights=vit_weights,
+        cnn_weights=cnn_weights,
+        search_dirs=search_dirs,
+    )
+    model.config = profile.config  # a full profile's backbones came from the file, not from "pretrained=False"
+    if profile.path is not None:
+        tensors = read_tensors(profile.path)
+        expected = model.state_dict() if full else model.adapter_state_dict()
+        missing = sorted(set(expected) - set(tensors))
+        unexpected = sorted(set(tensors) - set(expected))
+        wrong = sorted(k for k in expected if k in tensors and tuple(tensors[k].shape) != tuple(expected[k].shape))
+        if missing or unexpected or wrong:
+            parts = []
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
+                if keys:
+                    parts.append(f"{len(keys)} {label} (e.g. {keys[0]})")
+            raise ProfileError(
+                f"{profile.path}: the tensors do not match the '{profile.config.name}' network: " + "; ".join(parts)
+            )
+        state = {k: torch.from_numpy(np.array(v)) for k, v in tensors.items()}
+        model.load_state_dict(state, strict=full)
+    return model.to(device).eval()

@@ -1,0 +1,249 @@
+"""Scorers: images in, one score per image out, crops batched across images.
+
+:class:`BaseScorer` does everything that does not depend on the inference library: decoding on a small thread
+pool ahead of the network, packing crops from many images into fixed-size batches, averaging each image's crops
+into its score and spread, and turning undecodable images into per-image errors. A backend only implements
+``_forward(uint8 crops) -> raw scores``. :class:`TorchScorer` is the PyTorch backend (CPU, or CUDA with AMP).
+
+The reported score is ``scale * raw + offset`` with the calibration stored in the profile; ``spread`` is the
+standard deviation of the calibrated crop scores.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .preprocess import ImageDecodeError, ImageSource, prepare_inference
+
+if TYPE_CHECKING:
+    from .loda import LoDa
+    from .profiles import Profile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImageScore:
+    """The result for one image: a score and its spread over crops, or the reason it has none."""
+
+    source: str
+    score: float | None = None
+    spread: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _describe(source: ImageSource, index: int) -> str:
+    if isinstance(source, str | Path):
+        return str(source)
+    return f"<image {index}>"
+
+
+class BaseScorer:
+    """Backend-independent batching. Subclasses implement :meth:`_forward`."""
+
+    backend = "base"
+
+    def __init__(
+        self,
+        *,
+        short_side: int = 384,
+        crop_size: int = 224,
+        crops: int = 15,
+        batch_size: int = 32,
+        calibration: tuple[float, float] = (1.0, 0.0),
+        decode_workers: int = 2,
+    ) -> None:
+        if crops < 1:
+            raise ValueError(f"crops must be at least 1, got {crops}")
+        if batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        self.short_side = short_side
+        self.crop_size = crop_size
+        self.crops = crops
+        self.batch_size = batch_size
+        self.calibration = (float(calibration[0]), float(calibration[1]))
+        self.decode_workers = max(1, decode_workers)
+
+    # -- to implement ---------------------------------------------------------------------------------------
+    def _forward(self, crops: np.ndarray) -> np.ndarray:
+        """Raw network outputs, shape (n,), for uint8 crops of shape (n, 3, S, S)."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.backend
+
+    # -- public ---------------------------------------------------------------------------------------------
+    def prepare(self, source: ImageSource) -> np.ndarray:
+        return prepare_inference(source, short_side=self.short_side, size=self.crop_size, k=self.crops)
+
+    def score(self, sources: Sequence[ImageSource]) -> list[ImageScore]:
+        """One :class:`ImageScore` per source, in input order."""
+        results: list[ImageScore | None] = [None] * len(sources)
+        for index, result in self.iter_scores(sources):
+            results[index] = result
+        return [r for r in results if r is not None]
+
+    def score_one(self, source: ImageSource) -> ImageScore:
+        return self.score([source])[0]
+
+    def iter_scores(
+        self, sources: Iterable[ImageSource], *, prefetch: int | None = None
+    ) -> Iterator[tuple[int, ImageScore]]:
+        """Yield ``(index, ImageScore)`` as images complete (input order, errors as soon as they are known).
+
+        Decoding runs ahead on a thread pool, at most ``prefetch`` images ahead. Stopping the iteration
+        (``break``, ``close()``) cancels the decoding not yet started.
+        """
+        window = prefetch or max(4, 2 * -(-self.batch_size // self.crops))
+        pool = ThreadPoolExecutor(self.decode_workers, thread_name_prefix="loda-decode")
+        pending: deque[tuple[int, ImageSource, Future[np.ndarray]]] = deque()
+        queue: list[tuple[int, str, np.ndarray]] = []  # decoded images whose crops are not scored yet
+        iterator = enumerate(sources)
+
+        def submit_next() -> None:
+            item = next(iterator, None)
+            if item is not None:
+                pending.append((item[0], item[1], pool.submit(self.prepare, item[1])))
+
+        try:
+            for _ in range(window):
+                submit_next()
+            while pending:
+                i, src, fut = pending.popleft()
+                submit_next()
+                try:
+                    crops = fut.result()
+                except ImageDecodeError as exc:
+                    yield i, ImageScore(_describe(src, i), error=str(exc))
+                    continue
+                except (ValueError, OSError, MemoryError) as exc:
+                    yield i, ImageScore(_describe(src, i), error=f"cannot prepare the image: {exc}")
+                    continue
+                queue.append((i, _describe(src, i), crops))
+                if sum(len(c) for _, _, c in queue) >= self.batch_size:
+                    yield from self._drain(queue, final=False)
+            yield from self._drain(queue, final=True)
+        finally:
+            for _, _, fut in pending:
+                fut.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _drain(self, queue: list[tuple[int, str, np.ndarray]], *, final: bool) -> Iterator[tuple[int, ImageScore]]:
+        """Run full batches from the queue (and the remainder when ``final``); yield images that completed."""
+        while queue:
+            total = sum(len(c) for _, _, c in queue)
+            if total < self.batch_size and not final:
+                return
+            # Take whole images while they fit; split an image across batches only when it alone is too big.
+            take, n = 0, 0
+            while take < len(queue) and n + len(queue[take][2]) <= self.batch_size:
+                n += len(queue[take][2])
+                take += 1
+            if take == 0:
+                take, n = 1, len(queue[0][2])
+            batch = queue[:take]
+            del queue[:take]
+            crops = np.concatenate([c for _, _, c in batch]) if take > 1 else batch[0][2]
+            raw = np.concatenate(
+                [
+                    np.asarray(self._forward(crops[s : s + self.batch_size]), dtype=np.float64).reshape(-1)
+                    for s in range(0, len(crops), self.batch_size)
+                ]
+            )
+            a, b = self.calibration
+            offset = 0
+            for i, name, c in batch:
+                scores = a * raw[offset : offset + len(c)] + b
+                offset += len(c)
+                yield i, ImageScore(name, score=float(scores.mean()), spread=float(scores.std()))
+
+
+class TorchScorer(BaseScorer):
+    """PyTorch backend: CPU, or CUDA with automatic mixed precision (fp16 autocast) by default."""
+
+    backend = "torch"
+
+    def __init__(
+        self,
+        model: LoDa,
+        *,
+        device: str = "auto",
+        amp: bool | None = None,
+        threads: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        import torch
+
+        cfg = model.config
+        kwargs.setdefault("short_side", cfg.short_side)
+        kwargs.setdefault("crop_size", cfg.img_size)
+        super().__init__(**kwargs)
+        if threads > 0:
+            torch.set_num_threads(threads)
+        self.device = resolve_device(device)
+        self.amp = (self.device.type == "cuda") if amp is None else (amp and self.device.type == "cuda")
+        self.model = model.to(self.device).eval()
+
+    def describe(self) -> str:
+        return f"torch {self.device.type}{' AMP' if self.amp else ''}"
+
+    def _forward(self, crops: np.ndarray) -> np.ndarray:
+        import torch
+
+        x = torch.from_numpy(crops).to(self.device, non_blocking=True).float().div_(255.0)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+            out = self.model(x)
+        return out.float().cpu().numpy()
+
+
+def resolve_device(device: str):
+    """``auto`` picks CUDA when available; asking for CUDA on a machine without it is a clear error."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but PyTorch sees no CUDA GPU on this machine")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda")
+    return torch.device(device)
+
+
+def torch_scorer_from_profile(
+    profile: Profile,
+    *,
+    device: str = "auto",
+    crops: int | None = None,
+    batch_size: int = 32,
+    threads: int = 0,
+    search_dirs: Iterable[Path] = (),
+    vit_weights: Path | None = None,
+    cnn_weights: Path | None = None,
+    on_model: Callable[[LoDa], None] | None = None,
+) -> TorchScorer:
+    """Load a profile's network and wrap it in a :class:`TorchScorer` with the profile's calibration."""
+    from .profiles import load_model
+
+    model = load_model(profile, vit_weights=vit_weights, cnn_weights=cnn_weights, search_dirs=search_dirs)
+    if on_model is not None:
+        on_model(model)
+    return TorchScorer(
+        model,
+        device=device,
+        threads=threads,
+        crops=crops or profile.config.test_crops,
+        batch_size=batch_size,
+        calibration=profile.calibration,
+    )
