@@ -1,0 +1,534 @@
+"""The catalog: one SQLite file per user holding photos, their scores per model profile, and the file-action
+journal.
+
+Storage
+    ``data_dir()/catalog.sqlite3`` by default. WAL journal, ``synchronous=NORMAL``: every committed write
+    survives the process being killed (an OS crash or power cut may lose the last few). Schema version in
+    ``PRAGMA user_version``; :data:`_MIGRATIONS` upgrades older files step by step, and a file written by a
+    newer app is refused rather than damaged.
+
+Identity
+    A photo is its absolute path (``os.path.abspath``; symlinks are not resolved) plus ``(size, mtime_ns)``.
+    When :meth:`Catalog.add_photos` sees a changed size or mtime, the photo keeps its rating, flag and label
+    (the user's data) but loses its scores (the pixels may have changed).
+
+Threads
+    One connection per :class:`Catalog` object, usable only from the thread that opened it (sqlite3 enforces
+    it). Each thread that needs the catalog opens its own ``Catalog(path)``: WAL lets readers run alongside the
+    single writer, and a busy timeout makes a second writer wait instead of failing.
+
+Every public method takes and returns plain Python values and dataclasses, never ``sqlite3.Row``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loda_desktop.paths import catalog_path
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+FLAGS: tuple[str, ...] = ("pick", "reject")
+SCORE_STATUSES: tuple[str, ...] = ("ok", "error")
+MAX_LABEL_LENGTH = 200
+_CHUNK = 500  # host parameters per IN (...) query; well below SQLite's limit
+
+PathLike = str | os.PathLike[str]
+
+__all__ = [
+    "FLAGS",
+    "SCHEMA_VERSION",
+    "ActionRecord",
+    "Catalog",
+    "CatalogError",
+    "PhotoRecord",
+    "ScoreRecord",
+    "path_key",
+]
+
+
+class CatalogError(Exception):
+    """The catalog file cannot be used (written by a newer version, or damaged)."""
+
+
+@dataclass(frozen=True)
+class PhotoRecord:
+    path: Path
+    size: int
+    mtime_ns: int
+    rating: int  # 0..5; 0 = unrated
+    flag: str | None  # "pick" | "reject" | None
+    label: str | None
+    capture_time: str | None  # ISO 8601
+
+
+@dataclass(frozen=True)
+class ScoreRecord:
+    score: float | None  # None when status == "error"
+    spread: float | None  # spread of the per-crop scores, when the scorer reports it
+    status: str  # "ok" | "error"
+    error: str | None
+    model_key: str
+    created: float = 0.0  # seconds since the epoch
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    """One journal entry of :mod:`loda_desktop.fileops`; ``payload`` is its JSON document."""
+
+    id: int
+    kind: str
+    state: str
+    created: float
+    updated: float
+    payload: dict[str, Any]
+
+
+def path_key(path: PathLike) -> str:
+    """The catalog's key for a path: absolute, normalised, symlinks kept."""
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
+
+
+_SCHEMA_V1 = [
+    """
+    CREATE TABLE photos (
+        id           INTEGER PRIMARY KEY,
+        path         TEXT NOT NULL UNIQUE,
+        size         INTEGER NOT NULL,
+        mtime_ns     INTEGER NOT NULL,
+        rating       INTEGER NOT NULL DEFAULT 0 CHECK (rating BETWEEN 0 AND 5),
+        flag         TEXT NULL CHECK (flag IN ('pick', 'reject')),
+        label        TEXT NULL,
+        capture_time TEXT NULL
+    )
+    """,
+    """
+    CREATE TABLE scores (
+        photo_id  INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model_key TEXT NOT NULL,
+        score     REAL NULL,
+        spread    REAL NULL,
+        status    TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+        error     TEXT NULL,
+        created   REAL NOT NULL,
+        PRIMARY KEY (photo_id, model_key)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE actions (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind    TEXT NOT NULL,
+        state   TEXT NOT NULL,
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        payload TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX actions_state ON actions(state)",
+]
+
+
+def _create_v1(conn: sqlite3.Connection) -> None:
+    # One execute() per statement: executescript() would COMMIT the migration transaction half-way.
+    for statement in _SCHEMA_V1:
+        conn.execute(statement)
+
+
+# Schema migrations: _MIGRATIONS[n] upgrades a catalog from user_version n to n + 1 inside one transaction.
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _unique_keys(paths: Iterable[PathLike]) -> list[str]:
+    if isinstance(paths, (str, os.PathLike)):
+        raise TypeError("expected an iterable of paths, not a single path")
+    return list(dict.fromkeys(path_key(p) for p in paths))
+
+
+def _stat_file(key: str) -> tuple[int, int] | None:
+    """(size, mtime_ns) of a regular file (symlinks followed), or None if it is gone or not a file."""
+    try:
+        st = os.stat(key)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _check_rating(rating: object) -> int:
+    if not isinstance(rating, int) or isinstance(rating, bool) or not 0 <= rating <= 5:
+        raise ValueError(f"rating must be an integer from 0 to 5, got {rating!r}")
+    return rating
+
+
+def _check_flag(flag: object) -> str | None:
+    if flag is not None and flag not in FLAGS:
+        raise ValueError(f"flag must be one of {', '.join(FLAGS)} or None, got {flag!r}")
+    return flag  # type: ignore[return-value]
+
+
+def _check_label(label: object) -> str | None:
+    if label is None:
+        return None
+    if not isinstance(label, str):
+        raise ValueError(f"label must be a string or None, got {type(label).__name__}")
+    label = label.strip()
+    if len(label) > MAX_LABEL_LENGTH:
+        raise ValueError(f"label must be at most {MAX_LABEL_LENGTH} characters, got {len(label)}")
+    return label or None
+
+
+def _check_model_key(model_key: object) -> str:
+    if not isinstance(model_key, str) or not model_key.strip():
+        raise ValueError(f"model_key must be a non-empty string, got {model_key!r}")
+    return model_key
+
+
+def _check_number(name: str, value: object, optional: bool) -> float | None:
+    if value is None and optional:
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+_PHOTO_COLUMNS = "p.path, p.size, p.mtime_ns, p.rating, p.flag, p.label, p.capture_time"
+_SCORE_COLUMNS = "s.score, s.spread, s.status, s.error, s.model_key, s.created"
+
+
+def _photo(row: Sequence[Any]) -> PhotoRecord:
+    return PhotoRecord(Path(row[0]), row[1], row[2], row[3], row[4], row[5], row[6])
+
+
+def _score(row: Sequence[Any]) -> ScoreRecord | None:
+    if row[2] is None:  # status is NOT NULL, so NULL means no score row (LEFT JOIN)
+        return None
+    return ScoreRecord(row[0], row[1], row[2], row[3], row[4], row[5])
+
+
+class Catalog:
+    """A connection to one catalog file. See the module docstring for threading and durability."""
+
+    def __init__(self, path: PathLike | None = None, *, timeout: float = 30.0) -> None:
+        self.path = Path(path) if path is not None else catalog_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: autocommit; multi-statement writes use explicit BEGIN IMMEDIATE in _write().
+        self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                logger.warning("catalog %s: WAL not available here, using journal_mode=%s", self.path, mode)
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise CatalogError(f"cannot open catalog {self.path}: {exc}") from exc
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Catalog({str(self.path)!r})"
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed on success and rolled back on any exception."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._write() as conn:  # re-read inside the lock: another process may be migrating too
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise CatalogError(
+                    f"catalog {self.path} has schema version {version}, newer than this app supports "
+                    f"({SCHEMA_VERSION}); update LoDa Desktop or use another catalog file"
+                )
+            while version < SCHEMA_VERSION:
+                logger.info("catalog %s: migrating schema %d -> %d", self.path, version, version + 1)
+                _MIGRATIONS[version](conn)
+                version += 1
+                conn.execute(f"PRAGMA user_version = {version}")
+
+    @property
+    def schema_version(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- photos --------------------------------------------------------------------------------------------
+
+    def add_photos(self, paths: Iterable[PathLike]) -> None:
+        """Catalog photos (or refresh their size/mtime). A changed file keeps its user data, loses its scores.
+
+        Paths that no longer exist, or are not regular files, are skipped.
+        """
+        stats = [(key, st) for key in _unique_keys(paths) if (st := _stat_file(key)) is not None]
+        if not stats:
+            return
+        with self._write() as conn:
+            for key, (size, mtime_ns) in stats:
+                self._upsert(conn, key, size, mtime_ns)
+
+    @staticmethod
+    def _upsert(conn: sqlite3.Connection, key: str, size: int, mtime_ns: int) -> int:
+        row = conn.execute("SELECT id, size, mtime_ns FROM photos WHERE path = ?", (key,)).fetchone()
+        if row is None:
+            cur = conn.execute("INSERT INTO photos (path, size, mtime_ns) VALUES (?, ?, ?)", (key, size, mtime_ns))
+            return int(cur.lastrowid)
+        photo_id, old_size, old_mtime = row
+        if (old_size, old_mtime) != (size, mtime_ns):
+            conn.execute("UPDATE photos SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, photo_id))
+            conn.execute("DELETE FROM scores WHERE photo_id = ?", (photo_id,))
+        return int(photo_id)
+
+    def needs_scoring(self, paths: Iterable[PathLike], model_key: str, *, retry_errors: bool = False) -> list[Path]:
+        """The existing files among ``paths`` that have no score for ``model_key`` valid for their content.
+
+        A path needs scoring when it is not cataloged, when its size or mtime on disk differ from the
+        catalog's, or when it has no score row for ``model_key`` (with ``retry_errors``, an error row counts
+        as no row). Files that no longer exist are left out. Order of ``paths`` is kept, duplicates dropped.
+        """
+        _check_model_key(model_key)
+        keys = _unique_keys(paths)
+        known: dict[str, tuple[int, int, str | None]] = {}
+        for chunk in _chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            query = (
+                "SELECT p.path, p.size, p.mtime_ns, s.status FROM photos p "
+                "LEFT JOIN scores s ON s.photo_id = p.id AND s.model_key = ? "
+                f"WHERE p.path IN ({marks})"
+            )
+            for path, size, mtime_ns, status in self._conn.execute(query, (model_key, *chunk)):
+                known[path] = (size, mtime_ns, status)
+        todo = []
+        for key in keys:
+            st = _stat_file(key)
+            if st is None:
+                continue
+            entry = known.get(key)
+            if entry is None or entry[:2] != st or entry[2] is None or (retry_errors and entry[2] == "error"):
+                todo.append(Path(key))
+        return todo
+
+    def _photo_id(self, conn: sqlite3.Connection, key: str, *, add: bool) -> int | None:
+        row = conn.execute("SELECT id FROM photos WHERE path = ?", (key,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        if not add:
+            return None
+        st = _stat_file(key)
+        if st is None:
+            raise KeyError(f"not in the catalog and not a readable file: {key}")
+        return self._upsert(conn, key, *st)
+
+    def _put(self, path: PathLike, values: tuple[Any, ...]) -> None:
+        key = path_key(path)
+        with self._write() as conn:
+            photo_id = self._photo_id(conn, key, add=True)
+            conn.execute(
+                "INSERT OR REPLACE INTO scores (photo_id, model_key, score, spread, status, error, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (photo_id, *values, time.time()),
+            )
+
+    def put_score(self, path: PathLike, model_key: str, score: float, spread: float | None = None) -> None:
+        """Store a score (committed before returning). An uncataloged existing file is cataloged first."""
+        _check_model_key(model_key)
+        score_f = _check_number("score", score, optional=False)
+        spread_f = _check_number("spread", spread, optional=True)
+        self._put(path, (model_key, score_f, spread_f, "ok", None))
+
+    def put_error(self, path: PathLike, model_key: str, message: str) -> None:
+        """Record that ``path`` could not be scored with ``model_key`` and why (committed before returning).
+
+        The photo must be cataloged already or exist on disk; otherwise ``KeyError``.
+        """
+        _check_model_key(model_key)
+        self._put(path, (model_key, None, None, "error", str(message) or "unknown error"))
+
+    def get(self, path: PathLike, model_key: str | None = None) -> tuple[PhotoRecord, ScoreRecord | None]:
+        """The record of one photo and its score for ``model_key`` (``None``: the most recent score of any
+        model). Raises ``KeyError`` for a path not in the catalog."""
+        key = path_key(path)
+        row = self._conn.execute(f"SELECT p.id, {_PHOTO_COLUMNS} FROM photos p WHERE p.path = ?", (key,)).fetchone()
+        if row is None:
+            raise KeyError(f"not in the catalog: {key}")
+        photo_id, photo = row[0], _photo(row[1:])
+        query = f"SELECT {_SCORE_COLUMNS} FROM scores s WHERE s.photo_id = ?"
+        args: tuple[Any, ...] = (photo_id,)
+        if model_key is None:
+            query += " ORDER BY s.created DESC LIMIT 1"
+        else:
+            query += " AND s.model_key = ?"
+            args += (model_key,)
+        score_row = self._conn.execute(query, args).fetchone()
+        return photo, (_score(score_row) if score_row is not None else None)
+
+    def rows(
+        self, paths: Iterable[PathLike] | None, model_key: str | None
+    ) -> list[tuple[PhotoRecord, ScoreRecord | None]]:
+        """Records (and scores for ``model_key``) of ``paths``, in their order, skipping uncataloged ones.
+
+        ``paths=None`` means every cataloged photo, sorted by path; ``model_key=None`` gives no scores.
+        """
+        select = (
+            f"SELECT {_PHOTO_COLUMNS}, {_SCORE_COLUMNS} FROM photos p "
+            "LEFT JOIN scores s ON s.photo_id = p.id AND s.model_key = ?"
+        )
+        key_arg = model_key  # None matches no score row: "s.model_key = NULL" is never true
+
+        def convert(row: Sequence[Any]) -> tuple[PhotoRecord, ScoreRecord | None]:
+            return _photo(row[:7]), _score(row[7:])
+
+        if paths is None:
+            return [convert(r) for r in self._conn.execute(select + " ORDER BY p.path", (key_arg,))]
+        keys = _unique_keys(paths)
+        found: dict[str, tuple[PhotoRecord, ScoreRecord | None]] = {}
+        for chunk in _chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            for r in self._conn.execute(f"{select} WHERE p.path IN ({marks})", (key_arg, *chunk)):
+                found[r[0]] = convert(r)
+        return [found[k] for k in keys if k in found]
+
+    def _update_many(self, column: str, value: Any, paths: Iterable[PathLike]) -> int:
+        keys = _unique_keys(paths)
+        changed = 0
+        with self._write() as conn:
+            for chunk in _chunks(keys):
+                marks = ",".join("?" * len(chunk))
+                cur = conn.execute(f"UPDATE photos SET {column} = ? WHERE path IN ({marks})", (value, *chunk))
+                changed += cur.rowcount
+        return changed
+
+    def set_rating(self, paths: Iterable[PathLike], rating: int) -> int:
+        """Set the star rating (0..5) of cataloged photos; returns how many rows changed."""
+        return self._update_many("rating", _check_rating(rating), paths)
+
+    def set_flag(self, paths: Iterable[PathLike], flag: str | None) -> int:
+        """Set the flag ("pick", "reject", or None to clear); returns how many rows changed."""
+        return self._update_many("flag", _check_flag(flag), paths)
+
+    def set_label(self, paths: Iterable[PathLike], label: str | None) -> int:
+        """Set a free-text label (stripped; empty means None); returns how many rows changed."""
+        return self._update_many("label", _check_label(label), paths)
+
+    def set_capture_time(self, path: PathLike, iso: str | None) -> bool:
+        """Set the capture time (ISO 8601 text, or None); returns whether the photo is cataloged."""
+        if iso is not None:
+            from datetime import datetime
+
+            try:
+                datetime.fromisoformat(iso)
+            except (TypeError, ValueError):
+                raise ValueError(f"capture time must be ISO 8601 text, got {iso!r}") from None
+        return self._update_many("capture_time", iso, [path]) > 0
+
+    def rename_path(self, old: PathLike, new: PathLike) -> bool:
+        """Point the record of ``old`` at ``new`` (after the file was moved); rating, flag, label and scores
+        follow. A stale record already at ``new`` is dropped, since the caller just put this file there.
+        Returns False when ``old`` is not cataloged."""
+        old_key, new_key = path_key(old), path_key(new)
+        if old_key == new_key:
+            return self._conn.execute("SELECT 1 FROM photos WHERE path = ?", (old_key,)).fetchone() is not None
+        with self._write() as conn:
+            row = conn.execute("SELECT id FROM photos WHERE path = ?", (old_key,)).fetchone()
+            if row is None:
+                return False
+            conn.execute("DELETE FROM photos WHERE path = ?", (new_key,))
+            conn.execute("UPDATE photos SET path = ? WHERE id = ?", (new_key, row[0]))
+        return True
+
+    def __contains__(self, path: object) -> bool:
+        if not isinstance(path, (str, os.PathLike)):
+            return False
+        key = path_key(path)  # type: ignore[arg-type]
+        return self._conn.execute("SELECT 1 FROM photos WHERE path = ?", (key,)).fetchone() is not None
+
+    def __len__(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0])
+
+    # -- the file-action journal (used by loda_desktop.fileops) ----------------------------------------------
+
+    def add_action(self, kind: str, payload: dict[str, Any], state: str = "pending") -> int:
+        """Append a journal entry (committed before returning); returns its id."""
+        now = time.time()
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO actions (kind, state, created, updated, payload) VALUES (?, ?, ?, ?, ?)",
+                (kind, state, now, now, json.dumps(payload)),
+            )
+        return int(cur.lastrowid)
+
+    def update_action(self, action_id: int, *, state: str | None = None, payload: dict[str, Any] | None = None) -> None:
+        """Change a journal entry's state and/or payload (committed before returning)."""
+        sets, args = ["updated = ?"], [time.time()]
+        if state is not None:
+            sets.append("state = ?")
+            args.append(state)
+        if payload is not None:
+            sets.append("payload = ?")
+            args.append(json.dumps(payload))
+        with self._write() as conn:
+            cur = conn.execute(f"UPDATE actions SET {', '.join(sets)} WHERE id = ?", (*args, action_id))
+            if cur.rowcount == 0:
+                raise KeyError(f"no journal entry {action_id}")
+
+    def get_action(self, action_id: int) -> ActionRecord:
+        row = self._conn.execute(
+            "SELECT id, kind, state, created, updated, payload FROM actions WHERE id = ?", (action_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"no journal entry {action_id}")
+        return ActionRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
+
+    def actions(self, states: Iterable[str] | None = None, limit: int | None = None) -> list[ActionRecord]:
+        """Journal entries, newest first, optionally only those in ``states``."""
+        query = "SELECT id, kind, state, created, updated, payload FROM actions"
+        args: list[Any] = []
+        if states is not None:
+            wanted = list(states)
+            query += f" WHERE state IN ({','.join('?' * len(wanted))})"
+            args.extend(wanted)
+        query += " ORDER BY id DESC"
+        if limit is not None:
+            query += " LIMIT ?"
+            args.append(int(limit))
+        return [ActionRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in self._conn.execute(query, args)]

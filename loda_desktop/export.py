@@ -1,0 +1,121 @@
+"""Export a ranking as CSV or JSON.
+
+Columns (:data:`CSV_COLUMNS`): path, score, spread, rank, rating, flag, label, model, status, error.
+
+- :func:`rank_rows` gives rank 1..n by score, highest first, to rows whose status is "ok" and whose score is
+  a finite number; ties are broken by path. Other rows (errors, not scored yet) get no rank and come last,
+  sorted by path.
+- :func:`write_csv` and :func:`write_json` write atomically (temporary file in the same directory, then
+  ``os.replace``): if anything fails, the temporary file is removed and an existing output is untouched.
+- CSV: UTF-8, line endings from the csv module (``\\r\\n``, RFC 4180), floats with 6 decimals, empty cells
+  for missing values. JSON: a list of objects with the same keys, full-precision floats, ``null`` for missing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from loda_desktop.catalog import PhotoRecord, ScoreRecord
+from loda_desktop.paths import atomic_write
+
+CSV_COLUMNS = ["path", "score", "spread", "rank", "rating", "flag", "label", "model", "status", "error"]
+
+__all__ = ["CSV_COLUMNS", "ExportRow", "rank_rows", "rows_from_records", "write_csv", "write_json"]
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One line of the export; the fields are :data:`CSV_COLUMNS`, in order."""
+
+    path: str
+    score: float | None = None
+    spread: float | None = None
+    rank: int | None = None
+    rating: int | None = None
+    flag: str | None = None
+    label: str | None = None
+    model: str | None = None
+    status: str | None = None  # "ok" | "error" | None (not scored)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def rows_from_records(
+    records: Iterable[tuple[PhotoRecord, ScoreRecord | None]], model_key: str | None = None
+) -> list[ExportRow]:
+    """Export rows from :meth:`Catalog.rows` output (unranked; pass them through :func:`rank_rows`)."""
+    out = []
+    for photo, score in records:
+        out.append(
+            ExportRow(
+                path=str(photo.path),
+                score=score.score if score else None,
+                spread=score.spread if score else None,
+                rating=photo.rating,
+                flag=photo.flag,
+                label=photo.label,
+                model=score.model_key if score else model_key,
+                status=score.status if score else None,
+                error=score.error if score else None,
+            )
+        )
+    return out
+
+
+def _rankable(row: ExportRow) -> bool:
+    return row.status == "ok" and isinstance(row.score, (int, float)) and math.isfinite(row.score)
+
+
+def rank_rows(rows: Iterable[ExportRow]) -> list[ExportRow]:
+    """New rows, ranked: scored rows by score descending (rank 1 = best; ties by path), then the rest."""
+    rows = list(rows)
+    scored = sorted((r for r in rows if _rankable(r)), key=lambda r: (-float(r.score or 0.0), str(r.path)))
+    others = sorted((r for r in rows if not _rankable(r)), key=lambda r: str(r.path))
+    ranked = [replace(r, rank=i) for i, r in enumerate(scored, start=1)]
+    return ranked + [replace(r, rank=None) for r in others]
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6f}" if math.isfinite(value) else ""
+    return str(value)
+
+
+def write_csv(rows: Iterable[ExportRow], out_path: str | os.PathLike[str]) -> Path:
+    """Write ``rows`` (in the given order) as CSV with a header, atomically; returns the path written."""
+    out = Path(out_path)
+    with atomic_write(out, encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for row in rows:
+            writer.writerow([_csv_cell(getattr(row, c)) for c in CSV_COLUMNS])
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def write_json(rows: Iterable[ExportRow], out_path: str | os.PathLike[str]) -> Path:
+    """Write ``rows`` as a JSON list of objects (keys = :data:`CSV_COLUMNS`), atomically."""
+    out = Path(out_path)
+    data = [{c: _json_value(getattr(r, c)) for c in CSV_COLUMNS} for r in rows]
+    with atomic_write(out, encoding="utf-8", newline="\n") as f:
+        json.dump(data, f, ensure_ascii=False, indent=2, allow_nan=False)
+        f.write("\n")
+    return out

@@ -1,0 +1,792 @@
+"""File actions the photographer asks for (reject into a subfolder, move to the trash), each one undoable,
+also after a restart or a crash.
+
+The journal
+    Every action is ONE entry in the catalog's ``actions`` table, written and committed with state
+    ``pending`` before the first file is touched, listing each file's original and planned location (plus its
+    size and mtime, to recognise it later). When the action ends the entry becomes ``done`` (or ``failed``
+    when no file could be handled) with the outcome of each file. Undo marks the entry ``undoing`` first,
+    then ``undone`` (or ``partial``). Opening :class:`FileActions` reconciles entries a crash left ``pending``
+    or ``undoing`` by looking at where the files actually are; the outcome is in ``FileActions.recovered``.
+
+Never overwrite
+    Files are moved with "link to the new name, then unlink the old one" (an atomic no-clobber rename), or
+    check-then-rename where the filesystem has no hard links, or copy-then-delete across devices. A clash in
+    the destination gets " (1)", " (2)", ... before the extension. Undo refuses, with a reason per file, when
+    the original location is occupied or the file is gone.
+
+Sidecars
+    ``IMG_1.CR2.xmp`` always travels with ``IMG_1.CR2``; ``IMG_1.xmp`` travels with it too, unless another
+    photo with the stem ``IMG_1`` (a RAW+JPEG pair) stays behind: the shared sidecar then stays with that one.
+    A renamed photo's sidecars get the same new stem.
+
+Catalog
+    A moved photo's catalog record follows it (rating, flag, label and scores kept). A trashed photo keeps its
+    record, so restoring it from the trash brings its rating and scores back.
+
+Trash restore
+    On freedesktop systems (Linux, the BSDs) undo finds the ``.trashinfo`` whose ``Path=`` is the original
+    location in ``$XDG_DATA_HOME/Trash`` (default ``~/.local/share/Trash``), ``<mount>/.Trash/<uid>`` or
+    ``<mount>/.Trash-<uid>``, moves the file back and deletes the ``.trashinfo``. On Windows and macOS undo
+    tells the user to restore the files from the system trash by hand.
+
+One :class:`FileActions` per catalog file at a time (the app's single writer for file actions).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import itertools
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from loda_desktop.catalog import Catalog, path_key
+from loda_desktop.scan import REJECT_DIR, is_supported
+
+logger = logging.getLogger(__name__)
+
+SIDECAR_SUFFIX = ".xmp"
+
+# Journal entry states.
+PENDING = "pending"  # written before the first file is touched
+DONE = "done"  # finished; at least one file was handled; undoable
+FAILED = "failed"  # finished; no file could be handled; nothing to undo
+UNDOING = "undoing"  # an undo started
+UNDONE = "undone"  # every file that could come back came back
+PARTIAL = "partial"  # undo left some files where they are; undo(action_id) may retry them
+
+# Journal item states.
+_PLANNED, _DONE, _FAILED, _UNDONE, _LOST, _MANUAL = "planned", "done", "failed", "undone", "lost", "manual"
+
+__all__ = [
+    "DONE",
+    "FAILED",
+    "PARTIAL",
+    "PENDING",
+    "UNDOING",
+    "UNDONE",
+    "ActionResult",
+    "FileActions",
+    "HistoryEntry",
+    "JournalItem",
+    "find_trashinfo",
+    "is_freedesktop",
+]
+
+
+@dataclass
+class ActionResult:
+    """What an action (or an undo) did, file by file.
+
+    ``succeeded`` holds (from, to) pairs, ``to`` being None for files sent to the trash; ``failed`` holds
+    (path, reason) pairs with a reason a person can read. Sidecars appear alongside their photos.
+    """
+
+    kind: str  # "move" | "trash" | "undo" | "recover"
+    action_id: int | None = None
+    succeeded: list[tuple[Path, Path | None]] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+@dataclass(frozen=True)
+class JournalItem:
+    src: Path  # the original location
+    dst: Path | None  # where it was moved (None for the trash)
+    sidecar: bool
+    state: str  # planned | done | failed | undone | lost | manual
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    id: int
+    kind: str  # "move" | "trash"
+    state: str  # pending | done | failed | undoing | undone | partial
+    created: float
+    updated: float
+    description: str
+    items: tuple[JournalItem, ...]
+
+    @property
+    def undoable(self) -> bool:
+        return self.state in (DONE, PARTIAL)
+
+
+def is_freedesktop() -> bool:
+    """Whether the system trash follows the freedesktop.org trash spec (Linux, the BSDs)."""
+    return os.name == "posix" and sys.platform != "darwin"
+
+
+# -- moving files without ever overwriting -------------------------------------------------------------------
+
+
+def _exists_error(dst: str) -> FileExistsError:
+    return FileExistsError(errno.EEXIST, "a file with that name already exists", dst)
+
+
+def _rename_no_clobber(src: str, dst: str) -> None:
+    """Rename within one filesystem, refusing to replace ``dst``."""
+    if os.path.lexists(dst):
+        raise _exists_error(dst)
+    try:
+        os.link(src, dst, follow_symlinks=False)  # fails with EEXIST instead of replacing
+    except FileExistsError:
+        raise
+    except (OSError, NotImplementedError) as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.EXDEV:
+            raise
+        # No hard links here (FAT/exFAT cards, some network shares): check, then rename.
+        if os.path.lexists(dst):
+            raise _exists_error(dst) from None
+        os.rename(src, dst)
+        return
+    try:
+        os.unlink(src)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(dst)
+        raise
+
+
+def _move_no_clobber(src: str, dst: str) -> None:
+    """Move a file, across devices if needed, never replacing ``dst``."""
+    try:
+        _rename_no_clobber(src, dst)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    # Another device: copy to a hidden temporary name next to dst, rename into place, then delete src.
+    directory, name = os.path.split(dst)
+    tmp = os.path.join(directory, f".{name}.loda-partial")
+    try:
+        shutil.copy2(src, tmp, follow_symlinks=False)
+        _rename_no_clobber(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    os.unlink(src)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, FileExistsError):
+        return f"{exc.filename or 'the destination'} already exists; not overwritten"
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    if isinstance(exc, PermissionError):
+        return f"permission denied ({exc.filename or 'file'})" if exc.filename else "permission denied"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        sa, sb = os.lstat(a), os.lstat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+# -- the freedesktop trash -----------------------------------------------------------------------------------
+
+
+def _mount_point(path: str) -> str:
+    current = os.path.realpath(os.path.dirname(path))
+    while not os.path.exists(current) and os.path.dirname(current) != current:
+        current = os.path.dirname(current)
+    while not os.path.ismount(current):
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return current
+
+
+def _trash_dirs(original: str) -> list[tuple[str, str]]:
+    """Candidate (trash dir, base for relative ``Path=`` values) pairs for a file trashed from ``original``."""
+    candidates: list[tuple[str, str]] = []
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    candidates.append((os.path.join(data_home, "Trash"), data_home))
+    # send2trash reads XDG_DATA_HOME once, when it is imported; look where it actually puts files too.
+    plat_other = sys.modules.get("send2trash.plat_other")
+    if plat_other is not None and hasattr(plat_other, "XDG_DATA_HOME"):
+        s2t_home = os.fsdecode(plat_other.XDG_DATA_HOME)
+        candidates.append((os.path.join(s2t_home, "Trash"), s2t_home))
+    if hasattr(os, "getuid"):
+        uid = str(os.getuid())
+        mount = _mount_point(original)
+        candidates.append((os.path.join(mount, ".Trash", uid), mount))
+        candidates.append((os.path.join(mount, f".Trash-{uid}"), mount))
+    unique: dict[str, tuple[str, str]] = {}
+    for trash, base in candidates:
+        unique.setdefault(os.path.realpath(trash), (trash, base))
+    return list(unique.values())
+
+
+def _read_trashinfo(info: str) -> tuple[str, str] | None:
+    """(Path value, DeletionDate) of a .trashinfo file, or None when unreadable or malformed."""
+    try:
+        with open(info, encoding="utf-8", errors="surrogateescape") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    if not lines or lines[0].strip() != "[Trash Info]":
+        return None
+    values = dict(line.split("=", 1) for line in lines[1:] if "=" in line)
+    if "Path" not in values:
+        return None
+    return values["Path"], values.get("DeletionDate", "")
+
+
+class _TrashIndex:
+    """The ``.trashinfo`` entries of the trash dirs relevant to some originals, each dir read once."""
+
+    def __init__(self) -> None:
+        self._read: set[str] = set()
+        self._by_path: dict[str, list[tuple[str, str, str]]] = {}  # original -> [(info, trashed, date)]
+
+    def _load(self, trash: str, base: str) -> None:
+        key = os.path.realpath(trash)
+        if key in self._read:
+            return
+        self._read.add(key)
+        info_dir = os.path.join(trash, "info")
+        try:
+            names = os.listdir(info_dir)
+        except OSError:
+            return
+        for name in names:
+            if not name.endswith(".trashinfo"):
+                continue
+            info = os.path.join(info_dir, name)
+            parsed = _read_trashinfo(info)
+            if parsed is None:
+                continue
+            value = unquote(parsed[0], errors="surrogateescape")
+            full = os.path.normpath(value if os.path.isabs(value) else os.path.join(base, value))
+            trashed = os.path.join(trash, "files", name[: -len(".trashinfo")])
+            self._by_path.setdefault(full, []).append((info, trashed, parsed[1]))
+
+    def find(
+        self,
+        original: str | os.PathLike[str],
+        *,
+        file_id: Iterable[int] | None = None,
+        prefer: str | None = None,
+    ) -> tuple[Path, Path] | None:
+        target = os.path.normpath(path_key(original))
+        for trash, base in _trash_dirs(target):
+            self._load(trash, base)
+        wanted = tuple(file_id) if file_id is not None else None
+        best: tuple[tuple[Any, ...], str, str] | None = None
+        for info, trashed, date in self._by_path.get(target, []):
+            try:
+                st = os.lstat(trashed)
+            except OSError:  # already restored, or the trash was emptied
+                continue
+            if wanted is not None and (st.st_size, st.st_mtime_ns) != wanted:
+                continue  # another file that once lived at the same path
+            rank = (
+                prefer is not None and os.path.normpath(info) == os.path.normpath(prefer),
+                date,
+                info,
+            )
+            if best is None or rank > best[0]:
+                best = (rank, info, trashed)
+        return (Path(best[1]), Path(best[2])) if best is not None else None
+
+
+def find_trashinfo(
+    original: str | os.PathLike[str],
+    *,
+    file_id: Iterable[int] | None = None,
+    prefer: str | None = None,
+) -> tuple[Path, Path] | None:
+    """Find a trashed copy of ``original`` in the freedesktop trash: ``(info file, trashed file)``, or None.
+
+    With ``file_id``, only a trashed file whose (size, mtime_ns) equals it counts (the same file, not another
+    one that once lived at that path). Among several candidates, prefer the ``.trashinfo`` named by
+    ``prefer``, then the most recent deletion.
+    """
+    return _TrashIndex().find(original, file_id=file_id, prefer=prefer)
+
+
+# -- the actions -------------------------------------------------------------------------------------------
+
+
+def _check_subfolder(subfolder: str) -> None:
+    bad = (
+        not isinstance(subfolder, str)
+        or not subfolder.strip()
+        or subfolder in (".", "..")
+        or "/" in subfolder
+        or (os.sep in subfolder)
+        or (os.altsep is not None and os.altsep in subfolder)
+    )
+    if bad:
+        raise ValueError(f"subfolder must be a single folder name, got {subfolder!r}")
+
+
+def _groups(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Items grouped per photo; the photo comes first in each group."""
+    for _, group in itertools.groupby(items, key=lambda item: item["group"]):
+        yield list(group)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _count_photos(items: list[dict[str, Any]], state: str) -> int:
+    return sum(1 for i in items if not i["sidecar"] and i["state"] == state)
+
+
+class _FolderListing:
+    """A folder's sidecars by lowercase base name and its photos by lowercase stem, read once per action."""
+
+    def __init__(self, folder: str) -> None:
+        self.sidecars: dict[str, list[str]] = {}
+        self.photos: dict[str, list[str]] = {}
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            names = []
+        for entry in names:
+            low = entry.lower()
+            if low.endswith(SIDECAR_SUFFIX):
+                self.sidecars.setdefault(low[: -len(SIDECAR_SUFFIX)], []).append(entry)
+            elif is_supported(entry):
+                self.photos.setdefault(os.path.splitext(low)[0], []).append(entry)
+
+
+class FileActions:
+    """Undoable file actions journaled in ``catalog``. Opening reconciles entries a crash left unfinished."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.recovered: list[ActionResult] = self._reconcile()
+
+    # -- planning ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _sidecars(parent: str, name: str, batch: set[str], listings: dict[str, _FolderListing]) -> list[str]:
+        if parent not in listings:
+            listings[parent] = _FolderListing(parent)
+        listing = listings[parent]
+        stem = os.path.splitext(name)[0].lower()
+        found = set(listing.sidecars.get(name.lower(), ()))  # IMG_1.CR2.xmp: this photo's own
+        for entry in listing.sidecars.get(stem, ()):  # IMG_1.xmp: shared by every photo named IMG_1.*
+            staying = [e for e in listing.photos.get(stem, ()) if e != name and os.path.join(parent, e) not in batch]
+            if staying:
+                logger.info("leaving %s with %s, which stays", entry, staying[0])
+            else:
+                found.add(entry)
+        return sorted(full for e in found if e != name and os.path.isfile(full := os.path.join(parent, e)))
+
+    @staticmethod
+    def _free_names(dest_dir: str, name: str, sidecars: list[str], claimed: set[str]) -> list[str]:
+        stem, ext = os.path.splitext(name)
+        for n in itertools.count():
+            new_stem = stem if n == 0 else f"{stem} ({n})"
+            new_name = new_stem + ext
+            names = [new_name]
+            for sidecar in sidecars:
+                side = os.path.basename(sidecar)
+                if side.lower().startswith(name.lower() + "."):  # IMG_1.CR2.xmp
+                    names.append(new_name + side[len(name) :])
+                else:  # IMG_1.xmp
+                    names.append(new_stem + side[len(stem) :])
+            full = [os.path.join(dest_dir, x) for x in names]
+            if not any(os.path.lexists(f) or f.lower() in claimed for f in full):
+                claimed.update(f.lower() for f in full)
+                return full
+        raise AssertionError("unreachable")
+
+    def _plan(
+        self, paths: Iterable[str | os.PathLike[str]], subfolder: str | None
+    ) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
+        if isinstance(paths, (str, os.PathLike)):
+            raise TypeError("expected an iterable of paths, not a single path")
+        keys = list(dict.fromkeys(path_key(p) for p in paths))
+        batch = set(keys)
+        listings: dict[str, _FolderListing] = {}
+        taken_sidecars: set[str] = set()
+        claimed: set[str] = set()
+        items: list[dict[str, Any]] = []
+        failed: list[tuple[Path, str]] = []
+        for group, src in enumerate(keys):
+            parent, name = os.path.split(src)
+            if not os.path.lexists(src):
+                failed.append((Path(src), "file not found"))
+                continue
+            if os.path.isdir(src):
+                failed.append((Path(src), "is a folder, not a photo"))
+                continue
+            if subfolder is not None and os.path.basename(parent) == subfolder:
+                failed.append((Path(src), f"already in a {subfolder} folder"))
+                continue
+            sidecars = [
+                s for s in self._sidecars(parent, name, batch, listings) if s not in taken_sidecars and s not in batch
+            ]
+            if subfolder is not None:
+                dest_dir = os.path.join(parent, subfolder)
+                if os.path.lexists(dest_dir) and not os.path.isdir(dest_dir):
+                    failed.append((Path(src), f"{dest_dir} exists and is not a folder"))
+                    continue
+                targets = self._free_names(dest_dir, name, sidecars, claimed)
+            else:
+                targets = [None] * (1 + len(sidecars))
+            taken_sidecars.update(sidecars)
+            for i, (path, dst) in enumerate(zip([src, *sidecars], targets, strict=True)):
+                size_mtime = _file_id(path)
+                items.append(
+                    {
+                        "group": group,
+                        "src": path,
+                        "dst": dst,
+                        "sidecar": i > 0,
+                        "state": _PLANNED,
+                        "reason": None,
+                        "file_id": list(size_mtime) if size_mtime else None,
+                        "trashinfo": None,
+                    }
+                )
+        return items, failed
+
+    # -- actions -----------------------------------------------------------------------------------------
+
+    def move_to_subfolder(self, paths: Iterable[str | os.PathLike[str]], subfolder: str = REJECT_DIR) -> ActionResult:
+        """Move each photo (and its sidecars) into ``<its folder>/<subfolder>/``; one journal entry."""
+        _check_subfolder(subfolder)
+        items, failed = self._plan(paths, subfolder)
+        result = ActionResult("move", failed=failed)
+        if not items:
+            result.message = "Nothing was moved." + (f" {_plural(len(failed), 'file')} failed." if failed else "")
+            return result
+        new_dirs = sorted({os.path.dirname(i["dst"]) for i in items if not os.path.isdir(os.path.dirname(i["dst"]))})
+        payload = {"subfolder": subfolder, "items": items, "created_dirs": new_dirs}
+        result.action_id = self.catalog.add_action("move", payload, PENDING)
+        try:
+            for group in _groups(items):
+                photo = group[0]
+                for item in group:
+                    if item is not photo and photo["state"] != _DONE:
+                        self._fail(result, item, "kept with its photo, which was not moved")
+                        continue
+                    try:
+                        os.makedirs(os.path.dirname(item["dst"]), exist_ok=True)
+                        _move_no_clobber(item["src"], item["dst"])
+                    except OSError as exc:
+                        self._fail(result, item, _reason(exc))
+                        continue
+                    item["state"] = _DONE
+                    if not item["sidecar"]:
+                        self.catalog.rename_path(item["src"], item["dst"])
+                    result.succeeded.append((Path(item["src"]), Path(item["dst"])))
+        finally:
+            moved = any(i["state"] == _DONE for i in items)
+            self.catalog.update_action(result.action_id, state=DONE if moved else FAILED, payload=payload)
+        result.message = f"Moved {_plural(_count_photos(items, _DONE), 'photo')} to {subfolder}." + (
+            f" {_plural(len(result.failed), 'file')} could not be moved." if result.failed else ""
+        )
+        return result
+
+    def trash(self, paths: Iterable[str | os.PathLike[str]]) -> ActionResult:
+        """Send each photo (and its sidecars) to the system trash with send2trash; one journal entry."""
+        from send2trash import send2trash
+
+        items, failed = self._plan(paths, None)
+        result = ActionResult("trash", failed=failed)
+        if not items:
+            result.message = "Nothing was moved to the trash." + (
+                f" {_plural(len(failed), 'file')} failed." if failed else ""
+            )
+            return result
+        payload: dict[str, Any] = {"items": items}
+        result.action_id = self.catalog.add_action("trash", payload, PENDING)
+        try:
+            for group in _groups(items):
+                photo = group[0]
+                for item in group:
+                    if item is not photo and photo["state"] != _DONE:
+                        self._fail(result, item, "kept with its photo, which was not trashed")
+                        continue
+                    try:
+                        send2trash(item["src"])
+                    except OSError as exc:
+                        self._fail(result, item, _reason(exc))
+                        continue
+                    item["state"] = _DONE
+                    result.succeeded.append((Path(item["src"]), None))
+            if is_freedesktop():  # remember where each file went, for undo
+                index = _TrashIndex()
+                for item in items:
+                    if item["state"] == _DONE:
+                        found = index.find(item["src"], file_id=item["file_id"])
+                        item["trashinfo"] = str(found[0]) if found else None
+        finally:
+            trashed = any(i["state"] == _DONE for i in items)
+            self.catalog.update_action(result.action_id, state=DONE if trashed else FAILED, payload=payload)
+        result.message = f"Moved {_plural(_count_photos(items, _DONE), 'photo')} to the trash." + (
+            f" {_plural(len(result.failed), 'file')} could not be trashed." if result.failed else ""
+        )
+        return result
+
+    @staticmethod
+    def _fail(result: ActionResult, item: dict[str, Any], reason: str) -> None:
+        item["state"] = _FAILED
+        item["reason"] = reason
+        result.failed.append((Path(item["src"]), reason))
+
+    # -- undo --------------------------------------------------------------------------------------------
+
+    def undo_last(self) -> ActionResult:
+        """Undo the most recent action that is ``done`` (not undone, not already partly undone)."""
+        entries = self.catalog.actions(states=[DONE], limit=1)
+        if not entries:
+            return ActionResult("undo", message="Nothing to undo.")
+        return self.undo(entries[0].id)
+
+    def undo(self, action_id: int) -> ActionResult:
+        """Undo one journal entry (``done``, or ``partial`` to retry the files a previous undo left)."""
+        record = self.catalog.get_action(action_id)
+        result = ActionResult("undo", action_id)
+        if record.state not in (DONE, PARTIAL):
+            result.message = f"This action cannot be undone (it is {record.state})."
+            return result
+        payload = record.payload
+        items: list[dict[str, Any]] = payload["items"]
+        if record.kind == "trash" and not is_freedesktop():
+            for item in items:
+                if item["state"] == _DONE:
+                    item["state"] = _MANUAL
+                    reason = "restore it from the system trash by hand (Put Back / Restore)"
+                    item["reason"] = reason
+                    result.failed.append((Path(item["src"]), reason))
+            self.catalog.update_action(action_id, state=PARTIAL, payload=payload)
+            result.message = "Restore these files from the system trash: " + ", ".join(
+                os.path.basename(str(p)) for p, _ in result.failed
+            )
+            return result
+
+        self.catalog.update_action(action_id, state=UNDOING)
+        index = _TrashIndex()
+        try:
+            for group in reversed(list(_groups(items))):
+                photo = group[0]
+                for item in group:
+                    if item["state"] != _DONE:
+                        continue
+                    if item is not photo and photo["state"] == _DONE:
+                        reason = "kept with its photo, which could not be restored"
+                        item["reason"] = reason
+                        result.failed.append((Path(item["src"]), reason))
+                        continue
+                    if record.kind == "move":
+                        self._undo_move_item(item, result)
+                    else:
+                        self._undo_trash_item(item, result, index)
+        finally:
+            state = self._state_after_undo(items)
+            self.catalog.update_action(action_id, state=state, payload=payload)
+        if record.kind == "move":
+            for directory in payload.get("created_dirs", []):
+                with contextlib.suppress(OSError):
+                    os.rmdir(directory)  # only succeeds when empty
+        restored = _count_photos(items, _UNDONE)
+        result.message = f"Restored {_plural(restored, 'photo')}." + (
+            f" {_plural(len(result.failed), 'file')} could not be restored." if result.failed else ""
+        )
+        return result
+
+    @staticmethod
+    def _state_after_undo(items: list[dict[str, Any]]) -> str:
+        if not any(i["state"] == _DONE for i in items):
+            return UNDONE
+        return PARTIAL if any(i["state"] == _UNDONE for i in items) else DONE
+
+    def _undo_move_item(self, item: dict[str, Any], result: ActionResult) -> None:
+        src, dst = item["src"], item["dst"]
+        if os.path.lexists(src):
+            item["reason"] = f"the original location {src} is now occupied; the file stays at {dst}"
+            result.failed.append((Path(dst), item["reason"]))
+            return
+        if not os.path.lexists(dst):
+            item["state"] = _LOST
+            item["reason"] = f"the moved file {dst} is gone"
+            result.failed.append((Path(dst), item["reason"]))
+            return
+        try:
+            os.makedirs(os.path.dirname(src), exist_ok=True)
+            _move_no_clobber(dst, src)
+        except OSError as exc:
+            item["reason"] = _reason(exc)
+            result.failed.append((Path(dst), item["reason"]))
+            return
+        item["state"], item["reason"] = _UNDONE, None
+        if not item["sidecar"]:
+            self.catalog.rename_path(dst, src)
+        result.succeeded.append((Path(dst), Path(src)))
+
+    @staticmethod
+    def _undo_trash_item(item: dict[str, Any], result: ActionResult, index: _TrashIndex) -> None:
+        src = item["src"]
+        if os.path.lexists(src):
+            item["reason"] = f"the original location {src} is now occupied; the file stays in the trash"
+            result.failed.append((Path(src), item["reason"]))
+            return
+        found = index.find(src, file_id=item.get("file_id"), prefer=item.get("trashinfo"))
+        if found is None:
+            item["state"] = _LOST
+            item["reason"] = "not found in the trash (was the trash emptied?)"
+            result.failed.append((Path(src), item["reason"]))
+            return
+        info, trashed = found
+        try:
+            os.makedirs(os.path.dirname(src), exist_ok=True)
+            _move_no_clobber(str(trashed), src)
+        except OSError as exc:
+            item["reason"] = _reason(exc)
+            result.failed.append((Path(src), item["reason"]))
+            return
+        with contextlib.suppress(OSError):
+            os.unlink(info)
+        item["state"], item["reason"] = _UNDONE, None
+        result.succeeded.append((trashed, Path(src)))
+
+    # -- history and crash recovery ----------------------------------------------------------------------
+
+    def history(self, limit: int | None = None) -> list[HistoryEntry]:
+        """Journal entries, newest first."""
+        entries = []
+        for record in self.catalog.actions(limit=limit):
+            items = record.payload.get("items", [])
+            n = sum(1 for i in items if not i["sidecar"])
+            if record.kind == "move":
+                description = f"Move {_plural(n, 'photo')} to {record.payload.get('subfolder', REJECT_DIR)}"
+            elif record.kind == "trash":
+                description = f"Move {_plural(n, 'photo')} to the trash"
+            else:
+                description = record.kind
+            entries.append(
+                HistoryEntry(
+                    id=record.id,
+                    kind=record.kind,
+                    state=record.state,
+                    created=record.created,
+                    updated=record.updated,
+                    description=description,
+                    items=tuple(
+                        JournalItem(
+                            src=Path(i["src"]),
+                            dst=Path(i["dst"]) if i.get("dst") else None,
+                            sidecar=bool(i["sidecar"]),
+                            state=i["state"],
+                            reason=i.get("reason"),
+                        )
+                        for i in items
+                    ),
+                )
+            )
+        return entries
+
+    def _reconcile(self) -> list[ActionResult]:
+        results = []
+        for record in reversed(self.catalog.actions(states=[PENDING, UNDOING])):
+            payload = record.payload
+            items: list[dict[str, Any]] = payload.get("items", [])
+            result = ActionResult("recover", record.id)
+            index = _TrashIndex()
+            if record.state == PENDING:
+                for item in items:
+                    if item["state"] != _PLANNED:
+                        continue
+                    if record.kind == "move":
+                        self._recover_move_item(item)
+                    else:
+                        self._recover_trash_item(item, index)
+                    if item["state"] == _DONE:
+                        result.succeeded.append((Path(item["src"]), Path(item["dst"]) if item["dst"] else None))
+                    else:
+                        result.failed.append((Path(item["src"]), item["reason"] or ""))
+                state = DONE if any(i["state"] == _DONE for i in items) else FAILED
+            else:
+                for item in items:
+                    if item["state"] == _DONE and self._is_back(record.kind, item):
+                        item["state"], item["reason"] = _UNDONE, None
+                        if record.kind == "move" and not item["sidecar"]:
+                            self.catalog.rename_path(item["dst"], item["src"])
+                        result.succeeded.append((Path(item["dst"] or item["src"]), Path(item["src"])))
+                state = self._state_after_undo(items)
+            self.catalog.update_action(record.id, state=state, payload=payload)
+            result.message = (
+                f"Recovered an interrupted {record.kind} action (journal entry {record.id}); it is now {state}."
+            )
+            logger.warning("%s", result.message)
+            results.append(result)
+        return results
+
+    def _recover_move_item(self, item: dict[str, Any]) -> None:
+        src, dst = item["src"], item["dst"]
+        at_src, at_dst = os.path.lexists(src), os.path.lexists(dst)
+        if at_dst and not at_src:
+            item["state"] = _DONE
+            if not item["sidecar"]:
+                self.catalog.rename_path(src, dst)
+            return
+        item["state"] = _FAILED
+        if at_src and not at_dst:
+            item["reason"] = "not moved: the action was interrupted"
+        elif at_src and _same_file(src, dst):  # interrupted between link and unlink
+            os.unlink(dst)
+            item["reason"] = "not moved: the action was interrupted"
+        elif at_src:
+            item["reason"] = f"the action was interrupted; both {src} and {dst} exist, left as they are"
+        else:
+            item["reason"] = "the file is neither at its original location nor at its destination"
+
+    @staticmethod
+    def _recover_trash_item(item: dict[str, Any], index: _TrashIndex) -> None:
+        src = item["src"]
+        if os.path.lexists(src):
+            item["state"], item["reason"] = _FAILED, "not trashed: the action was interrupted"
+            return
+        found = index.find(src, file_id=item.get("file_id")) if is_freedesktop() else None
+        item["state"] = _DONE
+        item["trashinfo"] = str(found[0]) if found else None
+        if found is None and is_freedesktop():
+            item["reason"] = "gone from its folder, but not found in the trash"
+
+    @staticmethod
+    def _is_back(kind: str, item: dict[str, Any]) -> bool:
+        """Whether an interrupted undo already put this file back at its original location."""
+        src = item["src"]
+        if not os.path.lexists(src):
+            return False
+        if kind == "move" and os.path.lexists(item["dst"]):
+            return False
+        recorded = item.get("file_id")
+        return recorded is None or _file_id(src) == tuple(recorded)

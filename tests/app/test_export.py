@@ -1,0 +1,161 @@
+"""CSV / JSON export: ranking, formatting, atomic writes."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+
+import pytest
+
+from loda_desktop import export
+from loda_desktop.catalog import Catalog
+from loda_desktop.export import CSV_COLUMNS, ExportRow, rank_rows, rows_from_records, write_csv, write_json
+
+
+def sample_rows() -> list[ExportRow]:
+    return [
+        ExportRow("/s/b.jpg", 0.5, 0.01, rating=2, model="m", status="ok"),
+        ExportRow("/s/a.jpg", 0.5, 0.02, rating=0, model="m", status="ok"),  # tie with b: path decides
+        ExportRow("/s/c.jpg", 0.9, None, rating=5, flag="pick", label="red", model="m", status="ok"),
+        ExportRow("/s/broken.jpg", None, None, rating=0, model="m", status="error", error="truncated file"),
+        ExportRow("/s/d.jpg", None, None, rating=1, model="m", status=None),  # not scored yet
+        ExportRow("/s/e.jpg", float("nan"), None, model="m", status="ok"),  # not a usable score
+        ExportRow("/s/f.jpg", -0.25, 0.1, model="m", status="ok"),
+    ]
+
+
+def test_columns_match_dataclass():
+    assert [f.name for f in dataclasses.fields(ExportRow)] == CSV_COLUMNS
+    assert CSV_COLUMNS == ["path", "score", "spread", "rank", "rating", "flag", "label", "model", "status", "error"]
+
+
+def test_rank_rows():
+    ranked = rank_rows(sample_rows())
+    assert [(r.path, r.rank) for r in ranked] == [
+        ("/s/c.jpg", 1),
+        ("/s/a.jpg", 2),
+        ("/s/b.jpg", 3),
+        ("/s/f.jpg", 4),
+        ("/s/broken.jpg", None),
+        ("/s/d.jpg", None),
+        ("/s/e.jpg", None),
+    ]
+    assert rank_rows([]) == []
+    # ranks already present are recomputed, input rows are not mutated
+    again = rank_rows(reversed(ranked))
+    assert [r.rank for r in again] == [r.rank for r in ranked]
+
+
+def test_write_csv_format(tmp_path):
+    rows = rank_rows(
+        [
+            *sample_rows(),
+            ExportRow('/s/we,ird "name".jpg', 1 / 3, None, model="m", status="ok", label="café ✓"),
+        ]
+    )
+    out = write_csv(rows, tmp_path / "ranking.csv")
+    raw = out.read_bytes()
+    assert raw.startswith(b"path,score,spread,rank,rating,flag,label,model,status,error\r\n")
+    with out.open(newline="", encoding="utf-8") as f:
+        table = list(csv.reader(f))
+    assert table[0] == CSV_COLUMNS
+    by_path = {r[0]: dict(zip(CSV_COLUMNS, r, strict=True)) for r in table[1:]}
+    weird = by_path['/s/we,ird "name".jpg']
+    assert weird["score"] == "0.333333" and weird["label"] == "café ✓" and weird["spread"] == ""
+    assert by_path["/s/c.jpg"] == {
+        "path": "/s/c.jpg",
+        "score": "0.900000",
+        "spread": "",
+        "rank": "1",
+        "rating": "5",
+        "flag": "pick",
+        "label": "red",
+        "model": "m",
+        "status": "ok",
+        "error": "",
+    }
+    broken = by_path["/s/broken.jpg"]
+    assert (broken["rank"], broken["score"], broken["status"], broken["error"]) == ("", "", "error", "truncated file")
+    assert by_path["/s/e.jpg"]["score"] == ""  # NaN written as empty
+    assert by_path["/s/f.jpg"]["score"] == "-0.250000"
+    assert len(table) == 1 + len(rows)
+
+
+def test_write_json(tmp_path):
+    rows = rank_rows(sample_rows())
+    out = write_json(rows, tmp_path / "ranking.json")
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert [list(d) for d in data] == [CSV_COLUMNS] * len(rows)
+    assert data[0]["path"] == "/s/c.jpg" and data[0]["rank"] == 1 and data[0]["score"] == 0.9
+    assert data[-1]["score"] is None  # NaN -> null
+    assert data[-3]["error"] == "truncated file"
+
+
+class Boom(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("writer", [write_csv, write_json])
+def test_failure_mid_write_keeps_old_file(tmp_path, monkeypatch, writer):
+    out = tmp_path / "ranking.out"
+    writer([ExportRow("/old.jpg", 0.1, None, rank=1, status="ok")], out)
+    before = out.read_bytes()
+
+    calls = {"n": 0}
+
+    def exploding_rows():
+        for row in sample_rows():
+            calls["n"] += 1
+            if calls["n"] == 4:
+                raise Boom("disk pulled out")
+            yield row
+
+    with pytest.raises(Boom):
+        writer(exploding_rows(), out)
+    assert out.read_bytes() == before
+    assert os.listdir(tmp_path) == ["ranking.out"]  # temp file removed
+
+
+def test_failure_at_rename_keeps_old_file(tmp_path, monkeypatch):
+    out = tmp_path / "ranking.csv"
+    write_csv([ExportRow("/old.jpg")], out)
+    before = out.read_bytes()
+
+    def failing_replace(src, dst):
+        raise OSError("rename failed")
+
+    monkeypatch.setattr("loda_desktop.paths.os.replace", failing_replace)
+    with pytest.raises(OSError, match="rename failed"):
+        write_csv(rank_rows(sample_rows()), out)
+    assert out.read_bytes() == before
+    assert os.listdir(tmp_path) == ["ranking.csv"]
+
+
+def test_new_output_in_missing_folder_fails_cleanly(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        write_csv(sample_rows(), tmp_path / "no" / "such" / "dir.csv")
+
+
+def test_rows_from_catalog(tmp_path):
+    photos = []
+    for i in range(3):
+        p = tmp_path / f"{i}.jpg"
+        p.write_bytes(b"x" * (i + 1))
+        photos.append(p)
+    with Catalog(tmp_path / "c.sqlite3") as cat:
+        cat.add_photos(photos)
+        cat.put_score(photos[0], "m", 0.2, 0.01)
+        cat.put_score(photos[1], "m", 0.8)
+        cat.put_error(photos[2], "m", "bad file")
+        cat.set_rating([photos[0]], 4)
+        cat.set_flag([photos[1]], "reject")
+        rows = rank_rows(rows_from_records(cat.rows(photos, "m"), "m"))
+    assert [(r.path, r.rank, r.rating, r.flag, r.status) for r in rows] == [
+        (str(photos[1]), 1, 0, "reject", "ok"),
+        (str(photos[0]), 2, 4, None, "ok"),
+        (str(photos[2]), None, 0, None, "error"),
+    ]
+    assert rows[2].error == "bad file" and rows[1].spread == 0.01
+    assert export.rows_from_records([], "m") == []
