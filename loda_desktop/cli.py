@@ -7,6 +7,7 @@ tracebacks are for bugs only.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,14 +23,6 @@ def _fmt_millions(n: int) -> str:
     return f"{n / 1e6:.2f} M"
 
 
-def model_search_dirs() -> list[Path]:
-    """Where profiles and backbone weights are looked for: the user's models folder, then bundled assets."""
-    from .paths import models_dir
-
-    bundled = Path(__file__).resolve().parent.parent / "assets" / "models"
-    return [models_dir(), bundled]
-
-
 def cmd_models(args: argparse.Namespace) -> int:
     import torch
 
@@ -37,6 +30,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     from model.backbones import cached_weights
     from model.loda import count_parameters
     from model.profiles import find_profiles
+
+    from .engine import model_search_dirs
 
     dirs = model_search_dirs()
     print("Configs (network shapes; parameter counts from the architecture, no weights needed):")
@@ -79,6 +74,76 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    import json
+
+    from tqdm import tqdm
+
+    from .engine import Engine, EngineError, PhotoResult
+    from .export import CSV_COLUMNS, write_csv
+    from .settings import load_settings
+
+    base = load_settings()
+    try:
+        overrides = {
+            "model": args.model,
+            "backend": args.backend,
+            "device": args.device,
+            "crops": args.crops,
+            "batch_size": args.batch,
+            "threads": args.threads,
+        }
+        settings = dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    scan_problems: list[tuple[Path, str]] = []
+    engine = Engine(settings)
+    paths = engine.scan(args.folders, on_error=lambda p, m: scan_problems.append((p, m)))
+    for p, m in scan_problems:
+        print(f"warning: {p}: {m}", file=sys.stderr)
+    if not paths:
+        print("No photos found in " + ", ".join(str(f) for f in args.folders), file=sys.stderr)
+    bar = tqdm(total=len(paths), unit="photo", disable=None, file=sys.stderr, dynamic_ncols=True)
+
+    def progress(result: PhotoResult) -> None:
+        bar.update(1)
+        if result.status == "error" and not result.cached and args.verbose:
+            tqdm.write(f"failed: {result.path}: {result.error}", file=sys.stderr)
+
+    try:
+        summary = engine.score_paths(paths, on_result=progress, rescore=args.rescore)
+    except EngineError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        bar.close()
+    rows = engine.export_rows(paths)
+    if args.csv == "-":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(CSV_COLUMNS)
+        for r in rows:
+            writer.writerow(["" if getattr(r, c) is None else getattr(r, c) for c in CSV_COLUMNS])
+    elif args.csv:
+        write_csv(rows, args.csv)
+    if args.json:
+        json.dump([r.to_dict() for r in rows], sys.stdout, indent=2, default=str)
+        print()
+    elif args.csv != "-":
+        width = max([len("score"), *(len(f"{r.score:.4f}") for r in rows if r.score is not None)])
+        for r in rows:
+            if r.status == "ok":
+                print(f"{r.rank:>5}  {r.score:>{width}.4f}  {r.path}")
+            else:
+                print(f"{'-':>5}  {'error':>{width}}  {r.path}: {r.error or 'not scored'}")
+    print(summary.describe(), file=sys.stderr)
+    if args.csv and args.csv != "-":
+        print(f"Wrote {args.csv}", file=sys.stderr)
+    if engine.notice:
+        print(f"warning: {engine.notice}", file=sys.stderr)
+    return 130 if summary.cancelled else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="loda",
@@ -91,6 +156,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list model configs and trained profiles, and which are ready here")
     p.add_argument("-v", "--verbose", action="store_true", help="also describe each config")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser(
+        "score",
+        help="score every photo under the folders (same engine and catalog as the window)",
+        description="Score photos with LoDa. Photos already scored by the same model are taken from the catalog. "
+        "Exits 0 when the batch ran, even if some files could not be scored (they get status=error).",
+    )
+    p.add_argument("folders", nargs="+", metavar="FOLDER", help="folders (searched recursively) or photo files")
+    p.add_argument("--csv", metavar="OUT", help="write the ranking as CSV to OUT ('-' for standard output)")
+    p.add_argument("--json", action="store_true", help="print the ranking as JSON instead of a table")
+    p.add_argument("--model", metavar="M", help="model profile name or file, or a config name (default: settings)")
+    p.add_argument("--backend", choices=["torch", "onnx"], help="inference backend (default: settings)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="torch device (default: settings)")
+    p.add_argument("--crops", type=int, metavar="K", help="crops averaged per photo (default: settings, 15)")
+    p.add_argument("--batch", type=int, metavar="B", help="crops per inference batch (default: settings, 32)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for inference (0: library default)")
+    p.add_argument("--rescore", action="store_true", help="score again even photos the catalog already has")
+    p.add_argument("-v", "--verbose", action="store_true", help="print each failure as it happens")
+    p.set_defaults(func=cmd_score)
     return parser
 
 
@@ -101,9 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from model.configs import ConfigError
     from model.profiles import ProfileError
 
+    from .engine import EngineError
+
     try:
         return int(args.func(args) or 0)
-    except (CommandError, ProfileError, ConfigError, BackboneWeightsError) as exc:
+    except (CommandError, EngineError, ProfileError, ConfigError, BackboneWeightsError) as exc:
         print(f"loda {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

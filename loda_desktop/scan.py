@@ -1,8 +1,8 @@
 """Find the photos in a folder.
 
 - Supported extensions (case-insensitive, without the dot) are :data:`IMAGE_EXTENSIONS`: the formats Pillow
-  reads everywhere, plus HEIC/HEIF when ``pillow_heif`` is installed and common RAW formats when ``rawpy`` is
-  installed. The optional ones are detected lazily (``importlib.util.find_spec``, nothing is imported).
+  reads everywhere, plus HEIC/HEIF and common RAW formats, which decode when the optional ``pillow-heif`` /
+  ``rawpy`` packages are installed and otherwise get an error row naming the package.
 - :func:`scan_folder` walks a folder (recursively by default), follows directory symlinks without ever
   looping, and skips hidden entries (names starting with ".", which also drops macOS ``._IMG.JPG``
   resource forks) and the app's own reject folder :data:`REJECT_DIR`. Directories that cannot be read are
@@ -16,18 +16,16 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from model.preprocess import BASE_EXTENSIONS, HEIF_EXTENSIONS, RAW_EXTENSIONS
+
 REJECT_DIR = "_rejected"
 
-BASE_EXTENSIONS: frozenset[str] = frozenset({"jpg", "jpeg", "png", "tif", "tiff", "webp", "bmp", "gif"})
-HEIF_EXTENSIONS: frozenset[str] = frozenset({"heic", "heif"})
-RAW_EXTENSIONS: frozenset[str] = frozenset({"cr2", "cr3", "nef", "arw", "dng", "raf", "orf", "rw2", "pef", "srw"})
 
 OnError = Callable[[Path, str], None]
 
@@ -52,22 +50,11 @@ class ScanError(Exception):
     """A root passed to a scan cannot be scanned (missing, unreadable, or not a folder or photo)."""
 
 
-def _module_available(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 @functools.lru_cache(maxsize=1)
 def image_extensions() -> frozenset[str]:
-    """All supported extensions (lowercase, no dot), given the optional decoders installed. Cached."""
-    extensions = set(BASE_EXTENSIONS)
-    if _module_available("pillow_heif"):
-        extensions |= HEIF_EXTENSIONS
-    if _module_available("rawpy"):
-        extensions |= RAW_EXTENSIONS
-    return frozenset(extensions)
+    """All photo extensions (lowercase, no dot). HEIC/HEIF and RAW files are always listed: without their
+    optional decoder (pillow-heif, rawpy) they get a row saying which package to install, rather than vanish."""
+    return BASE_EXTENSIONS | HEIF_EXTENSIONS | RAW_EXTENSIONS
 
 
 def __getattr__(name: str) -> frozenset[str]:

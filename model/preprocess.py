@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-RAW_EXTENSIONS = frozenset(
-    {".cr2", ".cr3", ".nef", ".nrw", ".arw", ".dng", ".raf", ".orf", ".rw2", ".pef", ".srw", ".x3f"}
-)
-HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".avif"})
+# File extensions (lowercase, no dot) of the photos this module decodes. HEIF and RAW need optional packages;
+# without them such a file still gets a clear reason instead of being silently skipped.
+BASE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "tif", "tiff", "webp", "bmp", "gif"})
+HEIF_EXTENSIONS = frozenset({"heic", "heif"})
+RAW_EXTENSIONS = frozenset({"cr2", "cr3", "nef", "nrw", "arw", "dng", "raf", "orf", "rw2", "pef", "srw", "x3f"})
 
 ImageSource = str | Path | bytes | np.ndarray | Image.Image
 
@@ -116,7 +117,7 @@ def open_image(source: ImageSource, short_side: int | None = None) -> Image.Imag
     else:
         path = Path(source)
         fp = path
-        suffix = path.suffix.lower()
+        suffix = path.suffix[1:].lower()
         if suffix in RAW_EXTENSIONS:
             return to_rgb(ImageOps.exif_transpose(_open_raw(path)))
         if suffix in HEIF_EXTENSIONS and not _ensure_heif():

@@ -80,7 +80,7 @@ class Profile:
     @property
     def key(self) -> str:
         """Identifies the scores this profile produces (catalog key): name plus creation stamp."""
-        return f"{self.name}@{self.metadata.get('created', 'untrained')}"
+        return f"{self.name}@{self.metadata.get('created') or 'untrained'}"
 
 
 def config_profile(config: LodaConfig | str) -> Profile:
@@ -292,13 +292,17 @@ def load_model(
     if not isinstance(profile, Profile):
         profile = read_profile(profile)
     full = profile.kind == "full"
-    model = LoDa(
-        profile.config,
-        pretrained=False if full else None,
-        vit_weights=vit_weights,
-        cnn_weights=cnn_weights,
-        search_dirs=search_dirs,
-    )
+    # A bare config (no file) has random adapter weights: seed them so every process builds the same network,
+    # and the window, `loda score` and the tests agree on its (meaningless) scores.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = LoDa(
+            profile.config,
+            pretrained=False if full else None,
+            vit_weights=vit_weights,
+            cnn_weights=cnn_weights,
+            search_dirs=search_dirs,
+        )
     model.config = profile.config  # a full profile's backbones came from the file, not from "pretrained=False"
     if profile.path is not None:
         tensors = read_tensors(profile.path)

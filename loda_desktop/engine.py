@@ -1,0 +1,269 @@
+"""The scoring engine: one code path for the window, ``loda score`` and the tests.
+
+    folders ──scan──> catalog.add_photos ──needs_scoring──> Scorer.iter_scores ──> catalog.put_score/put_error
+                                                                                   └──> on_result(PhotoResult)
+
+A photo already scored by the same model profile and crop count (catalog key :attr:`Engine.model_key`) is not
+scored again while its size and mtime are unchanged. Each result is committed as soon as it exists, so killing
+the process loses at most the batch being computed. Plain data in, plain data out: no Qt, no widgets.
+
+The engine builds its scorer lazily, in the thread that first scores; that thread owns it (the window's single
+inference thread). A :class:`Catalog` connection is opened per call, in the calling thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from model.profiles import Profile, ProfileError, config_profile, find_profiles, resolve_profile
+
+from .catalog import Catalog, path_key
+from .export import ExportRow, rank_rows, rows_from_records
+from .paths import models_dir
+from .scan import ScanError, scan_many
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from model.scorer import BaseScorer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "default"
+DEFAULT_PROFILE_NAME = "loda-default"  # the bundled trained profile, once one ships in assets/models
+FALLBACK_CONFIG = "loda_tiny"  # random weights: what runs until a trained model is installed
+BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "assets" / "models"
+
+
+class EngineError(Exception):
+    """A problem with the engine's settings or model that the user can fix; the message says how."""
+
+
+def model_search_dirs() -> list[Path]:
+    """Where model profiles and backbone weights are looked for: the user's models folder, then the bundled ones."""
+    return [models_dir(), BUNDLED_MODELS]
+
+
+def resolve_model(spec: str | None = None) -> Profile:
+    """The profile for a model setting: ``default`` (or empty), a profile name, a profile file or a config name.
+
+    ``default`` is the bundled trained profile when one is installed, else the untrained ``loda_tiny``.
+    """
+    dirs = model_search_dirs()
+    if not spec or spec == DEFAULT_MODEL:
+        for profile in find_profiles(dirs):
+            if profile.name == DEFAULT_PROFILE_NAME:
+                return profile
+        return config_profile(FALLBACK_CONFIG)
+    return resolve_profile(spec, dirs)
+
+
+def untrained_notice(profile: Profile) -> str | None:
+    """A plain warning when the active model was never trained, else None."""
+    if profile.trained:
+        return None
+    return (
+        f"The active model '{profile.name}' is UNTRAINED (random weights): its scores do not measure image quality."
+        " Install or train a model profile (see `loda models`)."
+    )
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """One photo's outcome: a score, or the reason it has none. ``cached`` when it came from the catalog."""
+
+    path: Path
+    score: float | None
+    spread: float | None
+    status: str  # "ok" | "error"
+    error: str | None = None
+    cached: bool = False
+
+
+@dataclass
+class ScoreSummary:
+    total: int = 0
+    scored: int = 0
+    cached: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+    model_name: str = ""
+    model_key: str = ""
+    untrained: bool = False
+    scan_errors: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def photos_per_second(self) -> float:
+        return self.scored / self.seconds if self.seconds > 0 else 0.0
+
+    def describe(self) -> str:
+        parts = [
+            f"{self.total} photo{'s' * (self.total != 1)}: {self.scored} scored now, {self.cached} already in the"
+            f" catalog, {self.failed} failed",
+            f"{self.seconds:.1f} s",
+            f"{self.photos_per_second:.2f} photos/s",
+        ]
+        text = "; ".join(parts) + f". Model: {self.model_name}."
+        if self.cancelled:
+            text = "Cancelled. " + text
+        return text
+
+
+class Engine:
+    """Scores photos into the catalog with the model and settings given. Reusable across runs."""
+
+    def __init__(self, settings: Settings | None = None, *, catalog_path: Path | None = None) -> None:
+        self.settings = settings or Settings()
+        self.catalog_path = catalog_path
+        self.profile = resolve_model(self.settings.model)
+        if self.settings.backend not in ("torch", "onnx"):
+            raise EngineError(f"unknown backend {self.settings.backend!r}; use torch or onnx")
+        self._scorer: BaseScorer | None = None
+
+    # -- model ----------------------------------------------------------------------------------------------
+    @property
+    def model_key(self) -> str:
+        """Catalog key of this engine's scores: the profile's identity and the crop count."""
+        return f"{self.profile.key}|crops={self.settings.crops}"
+
+    @property
+    def notice(self) -> str | None:
+        return untrained_notice(self.profile)
+
+    @property
+    def scorer(self) -> BaseScorer:
+        if self._scorer is None:
+            self._scorer = self._create_scorer()
+        return self._scorer
+
+    def _create_scorer(self) -> BaseScorer:
+        s = self.settings
+        if s.backend == "onnx":
+            raise EngineError("the ONNX Runtime backend is not available in this version; use --backend torch")
+        from model.scorer import resolve_device, torch_scorer_from_profile
+
+        try:
+            resolve_device(s.device)
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None
+        started = time.perf_counter()
+        scorer = torch_scorer_from_profile(
+            self.profile,
+            device=s.device,
+            crops=s.crops,
+            batch_size=s.batch_size,
+            threads=s.threads,
+            search_dirs=model_search_dirs(),
+        )
+        log.info("model %s loaded in %.1f s on %s", self.profile.name, time.perf_counter() - started, scorer.describe())
+        return scorer
+
+    # -- scanning and scoring -------------------------------------------------------------------------------
+    @staticmethod
+    def scan(roots: Iterable[str | Path], on_error: Callable[[Path, str], None] | None = None) -> list[Path]:
+        """Photos under ``roots`` (folders or files). Raises EngineError for a root that cannot be scanned."""
+        try:
+            return scan_many(roots, on_error=on_error)
+        except ScanError as exc:
+            raise EngineError(str(exc)) from None
+
+    def score_paths(
+        self,
+        paths: Sequence[Path],
+        *,
+        on_result: Callable[[PhotoResult], None] | None = None,
+        should_continue: Callable[[], bool] | None = None,
+        rescore: bool = False,
+    ) -> ScoreSummary:
+        """Score ``paths`` into the catalog; ``on_result`` gets every photo's outcome (cached ones first).
+
+        ``should_continue()`` is called between photos; returning False stops the run (it may block, to pause).
+        """
+        started = time.perf_counter()
+        summary = ScoreSummary(
+            total=len(paths), model_name=self.profile.name, model_key=self.model_key, untrained=not self.profile.trained
+        )
+        key = self.model_key
+        with Catalog(self.catalog_path) as catalog:
+            catalog.add_photos(paths)
+            known = {path_key(r.path) for r, _ in catalog.rows(paths, key)}
+            todo_set = {path_key(p) for p in (paths if rescore else catalog.needs_scoring(paths, key))}
+            todo: list[Path] = []
+            for p in paths:
+                k = path_key(p)
+                if k not in known:  # vanished between the scan and now
+                    summary.failed += 1
+                    if on_result:
+                        on_result(PhotoResult(Path(k), None, None, "error", "the file disappeared during the scan"))
+                elif k in todo_set:
+                    todo.append(Path(k))
+            for photo, score in catalog.rows(
+                [p for p in paths if path_key(p) in known and path_key(p) not in todo_set], key
+            ):
+                if score is None:  # catalogued, then gone before it could be scored
+                    message = "the file disappeared during the scan"
+                    catalog.put_error(photo.path, key, message)
+                    summary.failed += 1
+                    if on_result:
+                        on_result(PhotoResult(photo.path, None, None, "error", message))
+                    continue
+                if score.status == "ok":
+                    summary.cached += 1
+                else:
+                    summary.failed += 1
+                if on_result:
+                    on_result(
+                        PhotoResult(photo.path, score.score, score.spread, score.status, score.error, cached=True)
+                    )
+            if todo:
+                scorer = self.scorer
+                for index, result in scorer.iter_scores(todo):
+                    path = todo[index]
+                    if result.ok:
+                        catalog.put_score(path, key, result.score, result.spread)
+                        summary.scored += 1
+                        outcome = PhotoResult(path, result.score, result.spread, "ok")
+                    else:
+                        catalog.put_error(path, key, result.error or "unknown error")
+                        summary.failed += 1
+                        outcome = PhotoResult(path, None, None, "error", result.error)
+                    if on_result:
+                        on_result(outcome)
+                    if should_continue is not None and not should_continue():
+                        summary.cancelled = True
+                        break
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def export_rows(self, paths: Sequence[Path]) -> list[ExportRow]:
+        """Ranked export rows for ``paths`` with this engine's scores (photos never scored have no status)."""
+        with Catalog(self.catalog_path) as catalog:
+            records = catalog.rows(paths, self.model_key)
+            found = {path_key(r.path) for r, _ in records}
+        rows = rows_from_records(records, self.model_key)
+        rows += [
+            ExportRow(
+                path=path_key(p), model=self.model_key, status="error", error="the file disappeared during the scan"
+            )
+            for p in paths
+            if path_key(p) not in found
+        ]
+        return rank_rows(rows)
+
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Engine",
+    "EngineError",
+    "PhotoResult",
+    "ProfileError",
+    "ScoreSummary",
+    "model_search_dirs",
+    "resolve_model",
+    "untrained_notice",
+]

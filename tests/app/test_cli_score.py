@@ -1,0 +1,123 @@
+import csv
+import os
+
+import pytest
+
+from loda_desktop import engine as engine_module
+from loda_desktop.cli import main
+from loda_desktop.export import CSV_COLUMNS
+
+from .badfiles import make_shoot, photo
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == CSV_COLUMNS
+        return list(reader)
+
+
+@pytest.fixture
+def shoot(tmp_path, monkeypatch):
+    files = make_shoot(tmp_path / "shoot")
+    # tests run as root, where chmod 000 does not stop reading: refuse that one file at open() instead
+    import model.preprocess as pre
+
+    real_open = pre.Image.open
+    locked = str(files["unreadable"])
+
+    def guarded_open(fp, *a, **k):
+        if str(fp) == locked:
+            raise PermissionError(13, "Permission denied", locked)
+        return real_open(fp, *a, **k)
+
+    monkeypatch.setattr(pre.Image, "open", guarded_open)
+    os.chmod(files["unreadable"], 0)
+    yield files
+    os.chmod(files["unreadable"], 0o644)
+
+
+def test_every_good_photo_scored_every_bad_one_explained(shoot, tmp_path, capsys):
+    out = tmp_path / "ranking.csv"
+    code = main(["score", str(tmp_path / "shoot"), "--csv", str(out), "--crops", "3", "--batch", "16"])
+    assert code == 0
+    rows = {r["path"]: r for r in read_csv(out)}
+    assert len(rows) == len(shoot)  # one row per image file found; the loop and the .txt add none
+    for name, path in shoot.items():
+        row = rows[str(path)]
+        if name.startswith("good"):
+            assert row["status"] == "ok" and float(row["score"]) == float(row["score"]), name
+            assert row["rank"] and row["error"] == ""
+        else:
+            assert row["status"] == "error" and row["error"] and row["rank"] == "", name
+    reasons = {name: rows[str(p)]["error"] for name, p in shoot.items()}
+    assert "empty" in reasons["empty"]
+    assert "truncated" in reasons["truncated"] or "damaged" in reasons["truncated"]
+    assert "not an image" in reasons["non_image"]
+    assert "too many pixels" in reasons["bomb"]
+    assert "pillow-heif" in reasons["unsupported"]
+    assert "permission denied" in reasons["unreadable"]
+    ranks = sorted(int(r["rank"]) for r in rows.values() if r["rank"])
+    assert ranks == list(range(1, 7))
+    err = capsys.readouterr().err
+    assert ("6 scored now" in err and "5 failed" in err.replace("6 failed", "")) or "6 failed" in err
+    assert "photos/s" in err and "UNTRAINED" in err
+
+
+def test_a_photo_that_vanishes_mid_scan_gets_a_row(tmp_path, monkeypatch):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    keep = photo(folder / "keep.jpg")
+    gone_early = photo(folder / "gone_early.jpg", seed=2)
+    gone_late = photo(folder / "gone_late.jpg", seed=3)
+    real_scan = engine_module.scan_many
+
+    def scan_then_delete(*a, **k):
+        found = real_scan(*a, **k)
+        gone_early.unlink()  # disappears between the scan and the catalog
+        return found
+
+    monkeypatch.setattr(engine_module, "scan_many", scan_then_delete)
+    real_add = engine_module.Catalog.add_photos
+
+    def add_then_delete(self, paths):
+        real_add(self, paths)
+        if gone_late.exists():
+            gone_late.unlink()  # disappears after cataloguing, before decoding
+
+    monkeypatch.setattr(engine_module.Catalog, "add_photos", add_then_delete)
+    out = tmp_path / "r.csv"
+    assert main(["score", str(folder), "--csv", str(out), "--crops", "2"]) == 0
+    rows = {r["path"]: r for r in read_csv(out)}
+    assert rows[str(keep)]["status"] == "ok"
+    assert "disappeared" in rows[str(gone_early)]["error"]
+    assert "disappeared" in rows[str(gone_late)]["error"]
+
+
+def test_json_and_stdout_csv(tmp_path, capsys):
+    import json
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    photo(folder / "x.jpg")
+    assert main(["score", str(folder), "--json", "--crops", "2"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data[0]["path"] == str(folder / "x.jpg") and data[0]["rank"] == 1 and data[0]["status"] == "ok"
+    assert main(["score", str(folder), "--csv", "-", "--crops", "2"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == ",".join(CSV_COLUMNS) and len(lines) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["score", "/no/such/folder"], "No such folder"),
+        (["score", ".", "--crops", "0"], "crops"),
+        (["score", ".", "--model", "nope"], "unknown model 'nope'"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

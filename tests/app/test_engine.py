@@ -1,0 +1,97 @@
+import os
+
+import pytest
+
+from loda_desktop.catalog import Catalog
+from loda_desktop.engine import Engine, EngineError, resolve_model
+from loda_desktop.settings import Settings
+
+from .badfiles import photo
+
+
+@pytest.fixture
+def shoot(tmp_path):
+    return [photo(tmp_path / f"p{i}.jpg", seed=i) for i in range(5)]
+
+
+def fast_settings(**kw):
+    return Settings(crops=kw.pop("crops", 3), batch_size=kw.pop("batch_size", 8), **kw)
+
+
+def test_default_model_is_the_untrained_tiny_network_and_says_so():
+    profile = resolve_model("default")
+    assert profile.config.name == "loda_tiny" and not profile.trained
+    engine = Engine(fast_settings())
+    assert "UNTRAINED" in engine.notice
+
+
+def test_scores_go_to_the_catalog_and_a_rescan_skips_them(shoot):
+    engine = Engine(fast_settings())
+    results = []
+    first = engine.score_paths(shoot, on_result=results.append)
+    assert (first.scored, first.cached, first.failed) == (5, 0, 0)
+    assert all(r.status == "ok" and r.score is not None for r in results)
+    again = Engine(fast_settings()).score_paths(shoot)
+    assert (again.scored, again.cached) == (0, 5)
+    with Catalog() as cat:
+        _, score = cat.get(shoot[0], engine.model_key)
+        assert score.score == pytest.approx(results[0].score)
+    # a changed file is scored again; others are not
+    st = shoot[1].stat()
+    os.utime(shoot[1], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    third = Engine(fast_settings()).score_paths(shoot)
+    assert (third.scored, third.cached) == (1, 4)
+
+
+def test_other_crop_counts_are_other_scores(shoot):
+    a = Engine(fast_settings(crops=3))
+    b = Engine(fast_settings(crops=5))
+    assert a.model_key != b.model_key
+    a.score_paths(shoot)
+    assert b.score_paths(shoot).scored == 5
+
+
+def test_stopping_keeps_what_was_scored_and_a_rerun_finishes(shoot):
+    engine = Engine(fast_settings(batch_size=3))
+    seen = []
+
+    def keep_going():
+        return len(seen) < 2
+
+    summary = engine.score_paths(shoot, on_result=seen.append, should_continue=keep_going)
+    assert summary.cancelled and summary.scored == 2
+    rest = Engine(fast_settings(batch_size=3)).score_paths(shoot)
+    assert (rest.scored, rest.cached) == (3, 2)
+
+
+def test_same_engine_same_scores_across_processes(shoot, tmp_path):
+    """The untrained default network is seeded: a second process computes the very same scores."""
+    import subprocess
+    import sys
+
+    engine = Engine(fast_settings())
+    engine.score_paths(shoot[:2])
+    code = (
+        "import sys; from loda_desktop.engine import Engine; from loda_desktop.settings import Settings\n"
+        "from pathlib import Path\n"
+        "e = Engine(Settings(crops=3, batch_size=8), catalog_path=Path(sys.argv[1]))\n"
+        "rows = []\n"
+        "e.score_paths([Path(p) for p in sys.argv[2:]], on_result=rows.append)\n"
+        "print(' '.join(repr(r.score) for r in rows))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "other.sqlite3"), *map(str, shoot[:2])],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    theirs = [float(x) for x in out.stdout.split()]
+    ours = [r.score for r in engine.export_rows(shoot[:2])]
+    assert sorted(theirs) == pytest.approx(sorted(ours), abs=1e-6)
+
+
+def test_bad_settings_are_engine_errors(shoot):
+    with pytest.raises(EngineError, match="ONNX"):
+        Engine(fast_settings(backend="onnx")).score_paths(shoot)
+    with pytest.raises(EngineError, match="No such folder"):
+        Engine.scan(["/definitely/not/here"])
