@@ -181,8 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from model.backbones import BackboneWeightsError
     from model.configs import ConfigError
+    from model.errors import BackboneWeightsError
     from model.profiles import ProfileError
 
     from .engine import EngineError

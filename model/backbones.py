@@ -15,9 +15,7 @@ from typing import Any
 import timm
 import torch.nn as nn
 
-
-class BackboneWeightsError(RuntimeError):
-    """Pretrained backbone weights are missing or unusable; the message says how to supply them."""
+from .errors import BackboneWeightsError
 
 
 def hub_id(timm_name: str) -> str | None:
