@@ -136,6 +136,7 @@ def cmd_score(args: argparse.Namespace) -> int:
                 print(f"{r.rank:>5}  {r.score:>{width}.4f}  {r.path}")
             else:
                 print(f"{'-':>5}  {'error':>{width}}  {r.path}: {r.error or 'not scored'}")
+    sys.stdout.flush()
     print(summary.describe(), file=sys.stderr)
     if args.csv and args.csv != "-":
         print(f"Wrote {args.csv}", file=sys.stderr)
