@@ -1,0 +1,161 @@
+import csv
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.stats import spearmanr
+
+from trainer.datasets import read_csv_table
+from trainer.synthetic import (
+    DISTORTIONS,
+    LEVELS,
+    SyntheticError,
+    carve_webp,
+    distort,
+    fr_metrics,
+    make_synthetic,
+    prepare_pool,
+    pseudo_mos,
+)
+
+
+def textured(h=192, w=256, seed=0):
+    """A photo-like test image: smooth colour regions, edges and fine texture."""
+    rng = np.random.default_rng(seed)
+    base = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize((w, h), Image.Resampling.BICUBIC)
+    arr = np.asarray(base).astype(np.float64)
+    yy, xx = np.mgrid[0:h, 0:w]
+    arr += 25 * np.sin(xx / 3.0)[..., None] * (yy > h / 2)[..., None]  # stripes on the lower half
+    arr[h // 4 : h // 2, w // 4 : w // 2] = [240, 240, 230]  # a bright block with sharp edges
+    return np.clip(arr, 0, 255).astype(np.uint8)
+
+
+def test_at_least_twenty_types_of_five_levels_shape_kept_and_seeded():
+    assert len(DISTORTIONS) >= 20 and LEVELS == 5
+    families = {d.family for d in DISTORTIONS.values()}
+    assert {"noise", "blur", "compression", "exposure", "colour", "resampling", "contrast"} <= families
+    img = textured()
+    for name in DISTORTIONS:
+        a = distort(img, name, 3, seed=7)
+        assert a.shape == img.shape and a.dtype == np.uint8, name
+        assert np.array_equal(a, distort(img, name, 3, seed=7)), name
+        assert not np.array_equal(a, img), name
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Metrics on small images: extra threads only add overhead (and contention on a 2-core CI machine)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_every_series_degrades_monotonically_by_the_pseudo_mos(one_torch_thread):
+    img = textured(h=176, w=224)  # MS-SSIM needs a side above 160 px
+    levels = (1, 3, 5)
+    rows, names = [], []
+    for name in sorted(DISTORTIONS):
+        for level in levels:
+            rows.append(fr_metrics(img, distort(img, name, level, seed=1)))
+            names.append(name)
+    mos = pseudo_mos(rows)
+    assert mos.min() >= 0 and mos.max() <= 1
+    series = {}
+    for name in sorted(DISTORTIONS):
+        idx = [i for i, n in enumerate(names) if n == name]
+        series[name] = spearmanr(levels, mos[idx]).statistic
+    assert np.mean(list(series.values())) <= -0.9, series
+    assert all(v <= -0.5 for v in series.values()), series
+
+
+def test_pseudo_mos_is_the_mean_direction_corrected_rank():
+    rows = [
+        {
+            "ssim": 0.9,
+            "ms_ssim": 0.9,
+            "vif_p": 0.9,
+            "gmsd": 0.1,
+            "ms_gmsd": 0.1,
+            "haarpsi": 0.9,
+            "mdsi": 0.1,
+            "vsi": 0.9,
+        },
+        {
+            "ssim": 0.5,
+            "ms_ssim": 0.5,
+            "vif_p": 0.5,
+            "gmsd": 0.5,
+            "ms_gmsd": 0.5,
+            "haarpsi": 0.5,
+            "mdsi": 0.5,
+            "vsi": 0.5,
+        },
+        {
+            "ssim": 0.1,
+            "ms_ssim": 0.1,
+            "vif_p": 0.1,
+            "gmsd": 0.9,
+            "ms_gmsd": 0.9,
+            "haarpsi": 0.1,
+            "mdsi": 0.9,
+            "vsi": 0.1,
+        },
+    ]
+    assert pseudo_mos(rows).tolist() == [1.0, 0.5, 0.0]
+
+
+def _webp_bytes(size, colour):
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, format="WEBP")
+    return buf.getvalue()
+
+
+def test_carving_webps_out_of_a_resource_bundle(tmp_path):
+    a, b = _webp_bytes((500, 420), (200, 10, 10)), _webp_bytes((40, 40), (0, 0, 0))
+    blob = b"qres\x00\x00\x00\x03" + b"\x01" * 100 + a + b"RIFFjunk" + b + b"\x00" * 50
+    assert carve_webp(blob) == [a, b]
+    rcc = tmp_path / "src" / "photos.rcc"
+    rcc.parent.mkdir()
+    rcc.write_bytes(blob)
+    Image.new("RGB", (900, 600), (10, 200, 10)).save(tmp_path / "src" / "wide.jpg")
+    Image.new("RGBA", (900, 600)).save(tmp_path / "src" / "drawing.png")  # transparency: not a photo
+    Image.new("RGB", (100, 80)).save(tmp_path / "src" / "tiny.png")  # too small
+    pool = prepare_pool([tmp_path / "src"], tmp_path / "pool", min_side=400, short_side=200)
+    names = sorted(p.name for p in pool)
+    assert names == ["photos_000.png", "wide.png"]
+    assert Image.open(tmp_path / "pool" / "wide.png").size == (300, 200)
+    with pytest.raises(SyntheticError, match="no usable photos"):
+        prepare_pool([tmp_path / "pool" / "wide.png"], tmp_path / "p2", min_side=1000)
+
+
+def test_make_synthetic_writes_a_csv_the_trainer_reads(tmp_path, one_torch_thread):
+    src = tmp_path / "refs"
+    src.mkdir()
+    for i in range(2):
+        Image.fromarray(textured(seed=i)).save(src / f"ref{i}.png")
+    out = make_synthetic(src, tmp_path / "out", types=["gaussian_blur", "webp"], levels=2, workers=1)
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * 2 * 2
+    assert {r["group"] for r in rows} == {"ref0", "ref1"}
+    assert {r["distortion"] for r in rows} == {"gaussian_blur", "webp"}
+    assert all(0 <= float(r["score"]) <= 1 for r in rows)
+    samples = read_csv_table(out)
+    assert len(samples) == 8 and all(s.path.is_file() for s in samples)
+    assert {s.group for s in samples} == {"ref0", "ref1"}
+
+
+def test_bad_input_is_a_clear_error(tmp_path):
+    with pytest.raises(SyntheticError, match="no such folder"):
+        make_synthetic(tmp_path / "nope", tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SyntheticError, match="no reference photos"):
+        make_synthetic(tmp_path / "empty", tmp_path / "out")
+    with pytest.raises(SyntheticError, match="unknown distortion"):
+        distort(textured(), "sepia", 1)
+    with pytest.raises(SyntheticError, match="level"):
+        distort(textured(), "webp", 6)
