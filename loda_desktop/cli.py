@@ -176,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rescore", action="store_true", help="score again even photos the catalog already has")
     p.add_argument("-v", "--verbose", action="store_true", help="print each failure as it happens")
     p.set_defaults(func=cmd_score)
+
+    from .onnx_cli import add_export_parser
+
+    add_export_parser(sub)
     return parser
 
 

@@ -59,6 +59,10 @@ def resolve_model(spec: str | None = None) -> Profile:
             if profile.name == DEFAULT_PROFILE_NAME:
                 return profile
         return config_profile(FALLBACK_CONFIG)
+    if str(spec).lower().endswith(".onnx"):  # an exported model: its profile is inside, profile.path is the file
+        from model.onnx_scorer import read_onnx_profile
+
+        return read_onnx_profile(spec)
     return resolve_profile(spec, dirs)
 
 
@@ -144,7 +148,9 @@ class Engine:
     def _create_scorer(self) -> BaseScorer:
         s = self.settings
         if s.backend == "onnx":
-            raise EngineError("the ONNX Runtime backend is not available in this version; use --backend torch")
+            return self._create_onnx_scorer()
+        if self.profile.path is not None and self.profile.path.suffix.lower() == ".onnx":
+            raise EngineError(f"{self.profile.path} is an ONNX model: score it with --backend onnx")
         from model.scorer import resolve_device, torch_scorer_from_profile
 
         try:
@@ -160,6 +166,30 @@ class Engine:
             threads=s.threads,
             search_dirs=model_search_dirs(),
         )
+        log.info("model %s loaded in %.1f s on %s", self.profile.name, time.perf_counter() - started, scorer.describe())
+        return scorer
+
+    def _create_onnx_scorer(self) -> BaseScorer:
+        """ONNX Runtime on an exported ``.onnx`` model; imports neither torch nor timm."""
+        s = self.settings
+        path = self.profile.path
+        if path is None or path.suffix.lower() != ".onnx":
+            what = "a config" if path is None else f"a torch profile ({path})"
+            raise EngineError(
+                f"the ONNX backend needs an exported .onnx model, and '{self.profile.name}' is {what}: export it"
+                f" first with `loda export-onnx --model {s.model} --out FILE.onnx` and pass --model FILE.onnx"
+            )
+        from model.onnx_scorer import OnnxScorer
+
+        started = time.perf_counter()
+        try:
+            scorer = OnnxScorer(
+                path, profile=self.profile, device=s.device, threads=s.threads, crops=s.crops, batch_size=s.batch_size
+            )
+        except ImportError as exc:
+            raise EngineError(f"the ONNX backend needs the onnxruntime package ({exc})") from None
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None
         log.info("model %s loaded in %.1f s on %s", self.profile.name, time.perf_counter() - started, scorer.describe())
         return scorer
 

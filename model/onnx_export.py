@@ -1,0 +1,246 @@
+"""Export a whole LoDa network (both backbones, extractors, injectors, head) to one self-describing ONNX file.
+
+The graph takes ``crops``: float32 (N, 3, S, S), RGB in [0, 1] (each branch's mean/std is inside the graph),
+and returns ``score``: float32 (N,), the raw network output; N is a dynamic axis. The model profile's metadata
+(the same JSON as in a safetensors profile: config, preprocessing, score range and calibration) is stored under
+the ONNX ``metadata_props`` key ``loda``, plus an ``onnx`` section describing the export, so the file alone is
+enough to score with :class:`model.onnx_scorer.OnnxScorer` (no torch needed there).
+
+``int8=True`` applies ONNX Runtime's dynamic quantization to the weights of every MatMul / Gemm (the ViT's and
+the adapter's linear layers; convolutions stay float), per output channel. It is an opt-in trade of a little
+score drift for speed on CPUs; see ``docs/performance.md``. An INT8 export gets its own profile name
+(``NAME-int8``), so its scores are catalogued apart from the float model's.
+
+Writing is atomic: the file appears complete, or not at all. Uses the TorchScript exporter (stable, and
+needs no onnxscript); the exported graph is checked with ``onnx.checker`` and, by default, run once with ONNX
+Runtime at a batch size other than the traced one and compared with torch.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from .configs import LodaConfig
+from .onnx_scorer import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, SUFFIX
+from .profiles import FORMAT, Profile, ProfileError, build_metadata
+
+if TYPE_CHECKING:
+    from .loda import LoDa
+
+DEFAULT_OPSET = 17
+VERIFY_ATOL = 1e-4
+_IGNORED_CONFIG_KEYS = {"pretrained", "description"}  # do not change the network the graph computes
+
+
+class OnnxExportError(RuntimeError):
+    """The network could not be exported, or the exported graph failed its checks."""
+
+
+def onnx_metadata(
+    model: LoDa, profile_metadata: Mapping[str, Any] | Profile | None, *, opset: int, int8: bool
+) -> dict[str, Any]:
+    """The profile metadata to embed: the profile's own, marked self-contained, with an ``onnx`` section."""
+    if profile_metadata is None:
+        meta = build_metadata(model.config, name=model.config.name, kind="full", created=None)
+        source = None
+    elif isinstance(profile_metadata, Profile):
+        meta = copy.deepcopy(profile_metadata.metadata)
+        source = profile_metadata.key
+    else:
+        meta = copy.deepcopy(dict(profile_metadata))
+        source = None
+    if meta.get("format") != FORMAT:
+        raise OnnxExportError("profile metadata must come from a LoDa profile (model.profiles.build_metadata)")
+    try:
+        profile = Profile(meta)
+    except ProfileError as exc:
+        raise OnnxExportError(str(exc)) from None
+    source = source or profile.key
+    _check_same_network(profile.config, model.config)
+    meta["kind"] = "full"  # the backbones are inside the graph
+    meta["backbones"] = {**(meta.get("backbones") or {}), "included": True}
+    if int8 and not str(meta.get("name", "")).endswith("-int8"):
+        meta["name"] = f"{profile.name}-int8"
+    meta["onnx"] = {
+        "opset": opset,
+        "int8": int8,
+        "quantization": "dynamic; MatMul/Gemm weights int8, per channel" if int8 else None,
+        "input": {
+            "name": INPUT_NAME,
+            "dtype": "float32",
+            "shape": ["N", 3, profile.config.img_size, profile.config.img_size],
+            "range": [0.0, 1.0],
+            "layout": "NCHW RGB",
+        },
+        "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": ["N"], "calibrated": False},
+        "source": source,
+        "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "torch": torch.__version__.split("+")[0],
+    }
+    return meta
+
+
+def _check_same_network(meta_config: LodaConfig, model_config: LodaConfig) -> None:
+    a, b = meta_config.to_dict(), model_config.to_dict()
+    diff = sorted(k for k in set(a) | set(b) if k not in _IGNORED_CONFIG_KEYS and a.get(k) != b.get(k))
+    if diff:
+        raise OnnxExportError(
+            f"the profile metadata describes another network than the model being exported (differs in: "
+            f"{', '.join(diff)})"
+        )
+
+
+def _annotate(proto: Any, meta: Mapping[str, Any]) -> None:
+    import json
+
+    del proto.metadata_props[:]
+    for key, value in (
+        (METADATA_KEY, json.dumps(meta, sort_keys=True)),
+        ("name", str(meta.get("name", ""))),
+        ("score_range", json.dumps((meta.get("score") or {}).get("range"))),
+    ):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "loda-desktop"
+    proto.doc_string = (
+        f"LoDa image-quality model '{meta.get('name')}'. Input '{INPUT_NAME}': float32 [N,3,S,S] RGB in [0,1];"
+        f" output '{OUTPUT_NAME}': raw score [N]. Profile metadata (JSON) under metadata key '{METADATA_KEY}'."
+    )
+
+
+def _check(proto: Any) -> None:
+    import onnx
+
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise OnnxExportError(f"the exported graph fails onnx.checker: {str(exc).splitlines()[0]}") from None
+
+
+def _torch_export(model: LoDa, example: torch.Tensor, path: Path, opset: int) -> None:
+    with warnings.catch_warnings():
+        # the tracer's notes on Python scalars in timm / F.normalize, and the exporter's own deprecation notice
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        warnings.filterwarnings("ignore", message=".*feature will be removed.*")
+        try:
+            torch.onnx.export(
+                model,
+                (example,),
+                str(path),
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                opset_version=opset,
+                do_constant_folding=True,
+                dynamo=False,
+            )
+        except Exception as exc:
+            raise OnnxExportError(f"torch.onnx.export failed (opset {opset}): {exc}") from exc
+
+
+def _verify(model: LoDa, path: Path, size: int, *, atol: float) -> float:
+    """Run the exported graph with ONNX Runtime (CPU) at batch 1 (the trace used 2); max |onnx - torch|."""
+    import onnxruntime as ort
+
+    x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        ref = model(x.to(next(model.parameters()).device)).float().cpu().numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {INPUT_NAME: x.numpy()})
+    if out.shape != ref.shape:
+        raise OnnxExportError(f"the exported graph returns shape {out.shape} for a batch of 1, torch {ref.shape}")
+    diff = float(np.max(np.abs(out - ref)))
+    if not diff <= atol:
+        raise OnnxExportError(f"the exported graph disagrees with torch by {diff:.2e} (tolerance {atol:.0e})")
+    return diff
+
+
+def quantize_int8(src: Path, dst: Path) -> None:
+    """Dynamic INT8 quantization of the MatMul / Gemm weights (convolutions stay float)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    root.addFilter(_quiet_quantizer)  # it logs every tensor on the root logger
+    try:
+        quantize_dynamic(
+            str(src), str(dst), op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8, per_channel=True
+        )
+    finally:
+        root.removeFilter(_quiet_quantizer)
+
+
+def _quiet_quantizer(record: logging.LogRecord) -> bool:
+    return "/onnxruntime/quantization/" not in record.pathname.replace("\\", "/")
+
+
+def export_onnx(
+    model: LoDa,
+    profile_metadata: Mapping[str, Any] | Profile | None,
+    out_path: Path | str,
+    *,
+    opset: int = DEFAULT_OPSET,
+    int8: bool = False,
+    verify: bool = True,
+) -> Path:
+    """Export ``model`` (in eval mode) with ``profile_metadata`` embedded; returns the written path.
+
+    ``profile_metadata``: a :class:`~model.profiles.Profile`, its ``metadata`` dict, or None for a bare
+    config's metadata. ``verify`` compares ONNX Runtime with torch once (float graph, before quantization).
+    """
+    import onnx
+
+    out = Path(out_path)
+    if out.suffix.lower() != SUFFIX:
+        raise OnnxExportError(f"{out}: the output file name must end in {SUFFIX}")
+    if out.is_dir():
+        raise OnnxExportError(f"{out}: is a folder")
+    meta = onnx_metadata(model, profile_metadata, opset=opset, int8=int8)
+    size = model.config.img_size
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    was_training = model.training
+    try:
+        model.eval()
+        device = next(model.parameters()).device
+        example = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+        graph = work / "float.onnx"
+        _torch_export(model, example, graph, opset)
+        proto = onnx.load(str(graph))
+        _annotate(proto, meta)
+        _check(proto)
+        onnx.save(proto, str(graph))
+        del proto
+        if verify:
+            _verify(model, graph, size, atol=VERIFY_ATOL)
+        if int8:
+            quantized = work / "int8.onnx"
+            try:
+                quantize_int8(graph, quantized)
+            except Exception as exc:
+                raise OnnxExportError(f"INT8 quantization failed: {exc}") from exc
+            proto = onnx.load(str(quantized))
+            _annotate(proto, meta)
+            _check(proto)
+            onnx.save(proto, str(quantized))
+            graph = quantized
+        os.replace(graph, out)
+    finally:
+        model.train(was_training)
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+__all__ = ["DEFAULT_OPSET", "OnnxExportError", "export_onnx", "onnx_metadata", "quantize_int8"]

@@ -1,0 +1,308 @@
+"""ONNX Runtime backend: scores photos from an exported ``.onnx`` LoDa model without torch or timm.
+
+The file written by :func:`model.onnx_export.export_onnx` is self-describing: the model profile's metadata
+(config, preprocessing, score range and calibration) sits as JSON under the ONNX ``metadata_props`` key
+``loda``, so :func:`read_onnx_profile` turns the file alone into a :class:`~model.profiles.Profile`.
+
+Nothing here imports torch or timm, directly or through another module: the packaged score-only build leaves
+them out. ``onnxruntime`` itself is imported only when a scorer is built; reading the metadata needs no
+library at all (a few lines of protobuf wire format, which also skip the weights instead of loading them).
+
+Execution providers are chosen from what ``onnxruntime.get_available_providers()`` offers, best first:
+TensorRT, then CUDA, then CPU. ``onnxruntime-gpu`` lists its GPU providers even on a machine without a GPU
+and silently falls back to CPU, so the provider reported is the one the session actually runs on.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from .profiles import FORMAT, FORMAT_VERSION, Profile, ProfileError
+from .scorer import BaseScorer
+
+log = logging.getLogger(__name__)
+
+METADATA_KEY = "loda"  # the ONNX metadata_props key holding the profile JSON
+INPUT_NAME = "crops"  # float32 (N, 3, S, S), RGB in [0, 1]
+OUTPUT_NAME = "score"  # float32 (N,), raw (uncalibrated) network output
+SUFFIX = ".onnx"
+
+TENSORRT = "TensorrtExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+GPU_PROVIDERS = (TENSORRT, CUDA)
+_SHORT = {TENSORRT: "TensorRT", CUDA: "CUDA", CPU: "CPU"}
+
+
+# --- metadata, read straight from the protobuf wire format -------------------------------------------------
+#
+# ModelProto's top level is a flat list of fields; the graph (field 7, all weights) is one length-delimited
+# field that is skipped with a seek, and metadata_props (field 14) are StringStringEntryProto {1: key, 2: value}.
+_GRAPH_FIELD = 7
+_METADATA_FIELD = 14
+_WIRE_VARINT, _WIRE_FIXED64, _WIRE_BYTES, _WIRE_FIXED32 = 0, 1, 2, 5
+
+
+class _WireError(ValueError):
+    pass
+
+
+def _varint(f: BinaryIO, *, at_start: bool = False) -> int | None:
+    result = shift = 0
+    while True:
+        b = f.read(1)
+        if not b:
+            if at_start and shift == 0:
+                return None  # clean end of message
+            raise _WireError("unexpected end of file")
+        result |= (b[0] & 0x7F) << shift
+        if not b[0] & 0x80:
+            return result
+        shift += 7
+        if shift > 63:
+            raise _WireError("malformed varint")
+
+
+def _fields(f: BinaryIO, size: int, wanted: set[int]):
+    """Yield ``(field, bytes-or-None)`` for each top-level field; bytes only for length-delimited wanted ones."""
+    while True:
+        tag = _varint(f, at_start=True)
+        if tag is None:
+            return
+        field, wire = tag >> 3, tag & 7
+        if field == 0:
+            raise _WireError("field number 0")
+        if wire == _WIRE_VARINT:
+            _varint(f)
+            yield field, None
+        elif wire in (_WIRE_FIXED64, _WIRE_FIXED32):
+            width = 8 if wire == _WIRE_FIXED64 else 4
+            if f.seek(width, os.SEEK_CUR) > size:
+                raise _WireError("unexpected end of file")
+            yield field, None
+        elif wire == _WIRE_BYTES:
+            length = _varint(f)
+            assert length is not None
+            start = f.tell()
+            if start + length > size:
+                raise _WireError(f"field {field} runs {start + length - size} bytes past the end of the file")
+            if field in wanted:
+                yield field, f.read(length)
+            else:
+                f.seek(length, os.SEEK_CUR)
+                yield field, None
+        else:
+            raise _WireError(f"unexpected wire type {wire}")
+
+
+def read_onnx_metadata(path: Path | str) -> dict[str, str]:
+    """The ``metadata_props`` of an ONNX file as a dict, without loading its graph.
+
+    Raises :class:`ProfileError` for a missing file, a file that is not ONNX, or a truncated one.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ProfileError(f"{path}: no such ONNX model")
+    if path.is_dir():
+        raise ProfileError(f"{path}: is a folder, not an ONNX model")
+    props: dict[str, str] = {}
+    seen_graph = False
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as raw:
+            f = io.BufferedReader(raw, buffer_size=1 << 16)
+            for field, data in _fields(f, size, {_METADATA_FIELD}):
+                seen_graph = seen_graph or field == _GRAPH_FIELD
+                if field == _METADATA_FIELD and data is not None:
+                    entry = {k: v for k, v in _fields(io.BytesIO(data), len(data), {1, 2}) if v is not None}
+                    props[entry.get(1, b"").decode("utf-8")] = entry.get(2, b"").decode("utf-8")
+    except (_WireError, UnicodeDecodeError) as exc:
+        raise ProfileError(
+            f"{path}: not a readable ONNX model (damaged, truncated or another file type): {exc}"
+        ) from None
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read the file: {exc}") from None
+    if not seen_graph:
+        raise ProfileError(f"{path}: not an ONNX model (no graph found; damaged or another file type)")
+    return props
+
+
+def read_onnx_profile(path: Path | str) -> Profile:
+    """The LoDa profile embedded in an exported ONNX file; ``profile.path`` is the ONNX file."""
+    path = Path(path)
+    props = read_onnx_metadata(path)
+    if METADATA_KEY not in props:
+        raise ProfileError(
+            f"{path}: an ONNX model, but not one exported by LoDa Desktop (no '{METADATA_KEY}' metadata);"
+            " export it with `loda export-onnx --model NAME --out FILE.onnx`"
+        )
+    try:
+        meta = json.loads(props[METADATA_KEY])
+    except json.JSONDecodeError as exc:
+        raise ProfileError(f"{path}: the LoDa metadata in this ONNX file is damaged ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ProfileError(f"{path}: the ONNX metadata is not a LoDa model profile")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ProfileError(
+            f"{path}: profile format version {version!r} is newer than this app understands"
+            f" ({FORMAT_VERSION}); update LoDa Desktop"
+        )
+    return Profile(meta, path)
+
+
+# --- providers ---------------------------------------------------------------------------------------------
+
+
+def available_providers() -> list[str]:
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
+
+
+def select_providers(device: str = "auto", available: list[str] | None = None) -> list[str]:
+    """Execution providers to ask for, best first: TensorRT > CUDA > CPU (CPU always last, as the fallback).
+
+    ``device``: ``auto`` (best available), ``cpu``, or ``cuda`` (a GPU provider is required; ValueError if
+    this onnxruntime has none, e.g. the CPU-only ``onnxruntime`` package).
+    """
+    available = available_providers() if available is None else list(available)
+    if device == "cpu":
+        return [CPU]
+    if device not in ("auto",) and not device.startswith("cuda"):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda")
+    gpu = [p for p in GPU_PROVIDERS if p in available]
+    if device.startswith("cuda") and not gpu:
+        raise ValueError(
+            "device 'cuda' was requested but this ONNX Runtime has no GPU execution provider"
+            f" (available: {', '.join(available) or 'none'}); install onnxruntime-gpu, or use --device cpu"
+        )
+    return [*gpu, CPU]
+
+
+def _provider_options(provider: str, batch_size: int, crop_size: int) -> dict[str, Any]:
+    if provider == TENSORRT:
+        # one optimisation profile covering every batch the scorer sends; built engines are cached on disk
+        shape = f"{INPUT_NAME}:{{}}x3x{crop_size}x{crop_size}"
+        return {
+            "trt_engine_cache_enable": True,
+            "trt_engine_cache_path": os.path.join(tempfile.gettempdir(), "loda_tensorrt_cache"),
+            "trt_profile_min_shapes": shape.format(1),
+            "trt_profile_opt_shapes": shape.format(batch_size),
+            "trt_profile_max_shapes": shape.format(batch_size),
+        }
+    return {}
+
+
+# --- the scorer --------------------------------------------------------------------------------------------
+
+
+class OnnxScorer(BaseScorer):
+    """ONNX Runtime backend for an exported LoDa ``.onnx`` file; same API and scores as the torch scorer.
+
+    Preprocessing and calibration come from the metadata inside the file (``profile`` may be passed when it
+    was read already). ``threads`` > 0 sets ONNX Runtime's intra-op thread count.
+    """
+
+    backend = "onnx"
+
+    def __init__(
+        self,
+        model_path: Path | str,
+        *,
+        profile: Profile | None = None,
+        device: str = "auto",
+        threads: int = 0,
+        providers: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.model_path = Path(model_path)
+        self.profile = profile or read_onnx_profile(self.model_path)
+        cfg = self.profile.config
+        kwargs.setdefault("short_side", cfg.short_side)
+        kwargs.setdefault("crop_size", cfg.img_size)
+        kwargs.setdefault("calibration", self.profile.calibration)
+        if kwargs.get("crops") is None:
+            kwargs["crops"] = cfg.test_crops
+        super().__init__(**kwargs)
+
+        import onnxruntime as ort
+
+        available = list(ort.get_available_providers())
+        requested = list(providers) if providers else select_providers(device, available)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads > 0:
+            options.intra_op_num_threads = threads
+        self.threads = threads
+        self._error = ""
+        self.session = self._open_session(ort, options, requested)
+        if self.session is None and requested != [CPU]:
+            # a GPU provider that is listed but cannot start (no GPU, driver or cuDNN missing): say so, use the CPU
+            if device.startswith("cuda"):
+                raise ValueError(
+                    "device 'cuda' was requested but ONNX Runtime could not start a GPU execution provider"
+                    f" ({self._error}); check the CUDA/cuDNN installation, or use --device cpu"
+                )
+            log.warning("ONNX Runtime could not start %s (%s); using the CPU", ", ".join(requested[:-1]), self._error)
+            requested = [CPU]
+            self.session = self._open_session(ort, options, requested)
+        if self.session is None:
+            raise ProfileError(f"{self.model_path}: ONNX Runtime cannot load this model (damaged?): {self._error}")
+        active = self.session.get_providers()
+        self.provider = next((p for p in active if p in _SHORT), active[0] if active else CPU)
+        if device.startswith("cuda") and self.provider not in GPU_PROVIDERS:
+            raise ValueError(
+                "device 'cuda' was requested but ONNX Runtime found no usable GPU (it fell back to the CPU);"
+                " check the CUDA/cuDNN installation, or use --device cpu"
+            )
+        inputs = self.session.get_inputs()
+        self.input_name = inputs[0].name if inputs else INPUT_NAME
+        self.int8 = bool(self.profile.metadata.get("onnx", {}).get("int8"))
+        log.info(
+            "ONNX Runtime %s: running %s on %s (requested %s; available %s; threads %s)",
+            ort.__version__,
+            self.model_path.name,
+            _SHORT.get(self.provider, self.provider),
+            ">".join(_SHORT.get(p, p) for p in requested),
+            ", ".join(available),
+            threads or "default",
+        )
+
+    def _open_session(self, ort: Any, options: Any, providers: list[str]) -> Any:
+        try:
+            return ort.InferenceSession(
+                str(self.model_path),
+                sess_options=options,
+                providers=[(p, _provider_options(p, self.batch_size, self.crop_size)) for p in providers],
+            )
+        except Exception as exc:  # onnxruntime's own exception types do not derive from RuntimeError
+            self._error = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            return None
+
+    def describe(self) -> str:
+        return f"onnxruntime {_SHORT.get(self.provider, self.provider)}{' INT8' if self.int8 else ''}"
+
+    def _forward(self, crops: np.ndarray) -> np.ndarray:
+        x = crops.astype(np.float32) / np.float32(255.0)  # exactly what TorchScorer feeds the network
+        (out,) = self.session.run(None, {self.input_name: x})
+        return np.asarray(out, dtype=np.float32).reshape(-1)
+
+
+__all__ = [
+    "INPUT_NAME",
+    "METADATA_KEY",
+    "OUTPUT_NAME",
+    "OnnxScorer",
+    "read_onnx_metadata",
+    "read_onnx_profile",
+    "select_providers",
+]
