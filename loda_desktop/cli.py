@@ -178,8 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_score)
 
     from .onnx_cli import add_export_parser
+    from .synthetic_cli import add_synthetic_parsers
 
     add_export_parser(sub)
+    add_synthetic_parsers(sub)
     return parser
 
 
@@ -189,12 +191,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from model.configs import ConfigError
     from model.errors import BackboneWeightsError
     from model.profiles import ProfileError
+    from trainer.errors import USER_ERRORS as TRAINER_ERRORS
 
     from .engine import EngineError
 
     try:
         return int(args.func(args) or 0)
-    except (CommandError, EngineError, ProfileError, ConfigError, BackboneWeightsError) as exc:
+    except (CommandError, EngineError, ProfileError, ConfigError, BackboneWeightsError, *TRAINER_ERRORS) as exc:
         print(f"loda {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,0 +1,35 @@
+import csv
+
+import numpy as np
+from PIL import Image
+
+from loda_desktop.cli import main
+
+
+def test_make_pool_then_make_synthetic(tmp_path, capsys):
+    src = tmp_path / "photos"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        small = rng.integers(0, 256, (8, 12, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((600, 420), Image.Resampling.BICUBIC).save(src / f"p{i}.jpg")
+    pool = tmp_path / "pool"
+    assert main(["make-pool", str(src), str(pool), "--short-side", "192"]) == 0
+    assert sorted(p.name for p in pool.iterdir()) == ["p0.png", "p1.png"]
+    out = tmp_path / "syn"
+    args = ["make-synthetic", str(pool), str(out), "--types", "gaussian_noise,jpeg2000", "--levels", "2"]
+    assert main([*args, "--workers", "1"]) == 0
+    with open(out / "synthetic.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * 2 * 2 and {r["group"] for r in rows} == {"p0", "p1"}
+    assert "loda train --dataset csv" in capsys.readouterr().err
+
+
+def test_make_synthetic_errors_are_one_line(tmp_path, capsys):
+    assert main(["make-synthetic", str(tmp_path / "none"), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "no such folder" in err and "Traceback" not in err
+    (tmp_path / "refs").mkdir()
+    Image.new("RGB", (300, 200)).save(tmp_path / "refs" / "a.png")
+    assert main(["make-synthetic", str(tmp_path / "refs"), str(tmp_path / "out"), "--types", "sepia"]) == 1
+    assert "unknown distortion" in capsys.readouterr().err

@@ -1,0 +1,6 @@
+"""The trainer's user-facing exceptions, importable without torch, for the command line to catch."""
+
+from .datasets import DatasetError
+from .synthetic import SyntheticError
+
+USER_ERRORS: tuple[type[Exception], ...] = (DatasetError, SyntheticError)
