@@ -1,0 +1,93 @@
+"""``loda-desktop [FOLDER...]``: the window's entry point.
+
+Startup problems a user can fix (a catalog written by a newer version, a damaged catalog, an unreadable
+settings or data folder) are shown in a message box, never as a traceback. A problem with the model (unknown
+profile, missing backbone weights) does not stop the window: it says so in its banner, and Settings… fixes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sqlite3
+import sys
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from loda_desktop import __version__
+from loda_desktop.catalog import CatalogError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["apply_theme", "main"]
+
+
+def apply_theme(app: QApplication) -> None:
+    """A neutral dark theme (Fusion): photos are judged on grey, not on white."""
+    app.setStyle("Fusion")  # None (and the platform style stays) where Fusion is missing
+    palette = QPalette()
+    colours = {
+        QPalette.ColorRole.Window: "#2b2b2b",
+        QPalette.ColorRole.WindowText: "#e6e6e6",
+        QPalette.ColorRole.Base: "#1f1f1f",
+        QPalette.ColorRole.AlternateBase: "#262626",
+        QPalette.ColorRole.ToolTipBase: "#3a3a3a",
+        QPalette.ColorRole.ToolTipText: "#f0f0f0",
+        QPalette.ColorRole.PlaceholderText: "#8a8a8a",
+        QPalette.ColorRole.Text: "#e6e6e6",
+        QPalette.ColorRole.Button: "#353535",
+        QPalette.ColorRole.ButtonText: "#e6e6e6",
+        QPalette.ColorRole.BrightText: "#ffffff",
+        QPalette.ColorRole.Highlight: "#3d6fb4",
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.Link: "#6ea8fe",
+    }
+    for role, colour in colours.items():
+        palette.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6f6f6f"))
+    app.setPalette(palette)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="loda-desktop", description="LoDa Desktop: score, cull and rank a shoot with the LoDa quality model."
+    )
+    parser.add_argument("folders", nargs="*", metavar="FOLDER", help="folders (searched recursively) or photos")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _run(app: QApplication, window) -> int:
+    """The event loop (tests replace this to drive the window and return)."""
+    return app.exec()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "loda-desktop"])
+    app.setApplicationName("LoDa Desktop")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("loda-desktop")
+    app.setAttribute(Qt.ApplicationAttribute.AA_DontShowIconsInMenus, False)
+    apply_theme(app)
+
+    from .main_window import MainWindow
+
+    try:
+        window = MainWindow()
+    except (CatalogError, sqlite3.Error, OSError) as exc:
+        QMessageBox.critical(None, "LoDa Desktop cannot start", f"LoDa Desktop cannot start:\n\n{exc}")
+        return 1
+    window.show()
+    if args.folders:
+        window.open_folders(args.folders)
+    try:
+        return _run(app, window)
+    finally:
+        window.close()
+        window.deleteLater()

@@ -1,0 +1,183 @@
+"""Settings…: model profile, backend, device, crops per photo, batch size, threads.
+
+The dialog edits a copy of :class:`~loda_desktop.settings.Settings`; OK validates it with the schema's own
+rules and saves it (``settings.json`` in the per-user config folder, or under ``$LODA_HOME``). The window then
+rebuilds the engine in the scoring thread and scores the open folder with the new model (photos already
+scored by that model and crop count come from the catalog).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from loda_desktop.settings import FIELD_RULES, Settings, save_settings, validate_field
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SettingsDialog", "model_choices"]
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """(value, description) of every model the engine can resolve: default, profiles found, configs."""
+    from loda_desktop.engine import DEFAULT_MODEL, model_search_dirs
+    from model.configs import get_config, list_configs
+    from model.profiles import find_profiles
+
+    choices = [(DEFAULT_MODEL, "default — the installed trained model, else the untrained tiny network")]
+    seen = {DEFAULT_MODEL}
+    for profile in find_profiles(model_search_dirs()):
+        if profile.name not in seen:
+            seen.add(profile.name)
+            trained = "trained" if profile.trained else "untrained"
+            choices.append((profile.name, f"{profile.name} — profile ({profile.config.name}, {trained})"))
+    for name in list_configs():
+        if name not in seen:
+            seen.add(name)
+            pretrained = "pretrained backbones, untrained adapter" if get_config(name).pretrained else "random weights"
+            choices.append((name, f"{name} — config ({pretrained})"))
+    return choices
+
+
+def _spin(name: str, value: int, special: str | None = None) -> QSpinBox:
+    rule = FIELD_RULES[name]
+    box = QSpinBox()
+    box.setRange(rule.minimum or 0, rule.maximum or 1_000_000)
+    box.setValue(value)
+    if special:
+        box.setSpecialValueText(special)
+    return box
+
+
+class SettingsDialog(QDialog):
+    """Edits the scoring settings; :attr:`result_settings` holds what was saved after OK."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None, *, save: bool = True) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setObjectName("settingsDialog")
+        self._initial = settings
+        self._save = save
+        self.result_settings: Settings | None = None
+
+        self.model = QComboBox()
+        self.model.setEditable(True)  # a profile file path can be typed in
+        try:
+            choices = model_choices()
+        except (OSError, ValueError) as exc:  # an unreadable models folder must not stop the dialog opening
+            log.warning("cannot list models: %s", exc)
+            choices = [("default", "default")]
+        for value, text in choices:
+            self.model.addItem(text, value)
+        index = self.model.findData(settings.model)
+        if index >= 0:
+            self.model.setCurrentIndex(index)
+        else:
+            self.model.setEditText(settings.model)
+
+        self.backend = QComboBox()
+        for value, text in (("torch", "PyTorch"), ("onnx", "ONNX Runtime")):
+            self.backend.addItem(text, value)
+        self.backend.setCurrentIndex(max(0, self.backend.findData(settings.backend)))
+        self.device = QComboBox()
+        for value, text in (("auto", "Automatic (CUDA when available)"), ("cpu", "CPU"), ("cuda", "CUDA GPU")):
+            self.device.addItem(text, value)
+        self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
+        self.crops = _spin("crops", settings.crops)
+        self.crops.setToolTip("Crops averaged per photo. The paper uses 15; fewer is faster and a little noisier.")
+        self.batch_size = _spin("batch_size", settings.batch_size)
+        self.batch_size.setToolTip("Crops per inference batch (crops from several photos are batched together).")
+        self.threads = _spin("threads", settings.threads, special="automatic")
+        self.threads.setToolTip("CPU threads for inference.")
+
+        browse = QToolButton()
+        browse.setObjectName("browseModel")
+        browse.setText("…")
+        browse.setToolTip("Choose a model file (.safetensors profile, or .onnx for the ONNX Runtime backend)")
+        browse.clicked.connect(self._browse_model)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(browse)
+
+        form = QFormLayout()
+        form.addRow("&Model:", model_row)
+        form.addRow("&Backend:", self.backend)
+        form.addRow("&Device:", self.device)
+        form.addRow("&Crops per photo:", self.crops)
+        form.addRow("Batch &size:", self.batch_size)
+        form.addRow("&Threads:", self.threads)
+        note = QLabel("Scores depend on the model and the crop count; each combination is kept in the catalog.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: palette(placeholder-text);")
+        self.error = QLabel()
+        self.error.setObjectName("settingsError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #e5484d;")
+        self.error.hide()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons, alignment=Qt.AlignmentFlag.AlignRight)
+        self.resize(520, self.sizeHint().height())
+
+    def _browse_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a model", "", "Models (*.safetensors *.onnx);;All files (*)"
+        )
+        if path:
+            self.model.setEditText(path)
+            if path.lower().endswith(".onnx"):
+                self.backend.setCurrentIndex(self.backend.findData("onnx"))
+
+    def _model_value(self) -> str:
+        index = self.model.currentIndex()
+        text = self.model.currentText().strip()
+        if index >= 0 and text == self.model.itemText(index):
+            return str(self.model.itemData(index))
+        return text
+
+    def settings(self) -> Settings:
+        """The settings as edited; raises ValueError with the reasons when a value is not acceptable."""
+        values = {
+            "model": self._model_value(),
+            "backend": self.backend.currentData(),
+            "device": self.device.currentData(),
+            "crops": self.crops.value(),
+            "batch_size": self.batch_size.value(),
+            "threads": self.threads.value(),
+        }
+        problems = [p for name, value in values.items() if (p := validate_field(name, value))]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return dataclasses.replace(self._initial, **values)
+
+    def accept(self) -> None:
+        try:
+            settings = self.settings()
+            if self._save:
+                save_settings(settings)
+        except (ValueError, OSError) as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        self.result_settings = settings
+        super().accept()
