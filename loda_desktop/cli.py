@@ -177,9 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="print each failure as it happens")
     p.set_defaults(func=cmd_score)
 
+    from trainer.cli import add_train_parser
+
+    from .engine import model_search_dirs
     from .onnx_cli import add_export_parser
     from .synthetic_cli import add_synthetic_parsers
 
+    add_train_parser(sub, search_dirs=model_search_dirs)
     add_export_parser(sub)
     add_synthetic_parsers(sub)
     return parser

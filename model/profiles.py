@@ -153,6 +153,7 @@ def save_profile(path: Path | str, tensors: Mapping[str, Any], metadata: Mapping
     os.close(fd)
     try:
         save_file(arrays, tmp, metadata={"format": FORMAT, "loda": json.dumps(meta, sort_keys=True)})
+        os.chmod(tmp, 0o644)  # the temp file is 0600; a profile is an ordinary, shareable file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

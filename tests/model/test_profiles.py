@@ -169,6 +169,7 @@ def test_save_is_atomic(tmp_path, trained_tiny, monkeypatch):
         save_model(trained_tiny, path, name="keep")
     assert path.read_bytes() == original
     assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
+    assert path.stat().st_mode & 0o777 == 0o644
 
 
 def test_resolve_by_file_name_and_config(tmp_path, trained_tiny):

@@ -1,0 +1,92 @@
+"""The PLCC-induced loss (Eq. 5): its value, its robustness and the exact split-batch gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from trainer.losses import plcc, plcc_grad, plcc_loss
+
+
+def test_value_is_eq5_with_scipys_pearson():
+    rng = np.random.default_rng(0)
+    pred, target = rng.normal(size=50), rng.normal(size=50) + np.arange(50) / 25
+    expected = (1 - stats.pearsonr(pred, target).statistic) / 2
+    loss = plcc_loss(torch.tensor(pred), torch.tensor(target))
+    assert loss.dtype == torch.float32 and loss.shape == ()
+    assert float(loss) == pytest.approx(expected, abs=1e-5)
+
+
+def test_extremes_and_invariance_to_scale_and_offset():
+    y = torch.linspace(0, 1, 20)
+    assert float(plcc_loss(3 * y + 7, y)) == pytest.approx(0.0, abs=1e-6)
+    assert float(plcc_loss(-y, y)) == pytest.approx(1.0, abs=1e-6)
+    pred = torch.randn(20, generator=torch.Generator().manual_seed(1))
+    assert float(plcc_loss(pred, y)) == pytest.approx(float(plcc_loss(5 * pred - 2, y)), abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("pred", "target"),
+    [
+        ([0.3], [0.9]),  # one value: no correlation defined
+        ([0.1, 0.5, 0.9], [0.4, 0.4, 0.4]),  # constant labels
+    ],
+)
+def test_undefined_correlation_gives_one_half_and_no_gradient(pred, target):
+    p = torch.tensor(pred, requires_grad=True)
+    loss = plcc_loss(p, torch.tensor(target))
+    loss.backward()
+    assert loss.item() == pytest.approx(0.5)
+    assert torch.all(p.grad == 0)
+
+
+def test_empty_batch_is_a_zero_loss_on_the_graph():
+    p = torch.zeros(0, requires_grad=True)
+    loss = plcc_loss(p, torch.zeros(0))
+    loss.backward()
+    assert loss.item() == 0.0
+
+
+def test_constant_predictions_have_a_finite_gradient_that_orders_them():
+    p = torch.full((6,), 0.2, requires_grad=True)
+    target = torch.arange(6.0)
+    loss = plcc_loss(p, target)
+    loss.backward()
+    assert loss.item() == pytest.approx(0.5)
+    assert torch.all(torch.isfinite(p.grad))
+    assert torch.all(p.grad[1:] < p.grad[:-1])  # descending the loss raises high-label predictions
+
+
+def test_half_precision_input_is_computed_in_float32():
+    pred = torch.linspace(0, 1, 8, dtype=torch.float16)
+    assert plcc(pred, pred.float()).dtype == torch.float32
+    with pytest.raises(ValueError, match="differ in length"):
+        plcc(torch.zeros(3), torch.zeros(4))
+
+
+def test_split_batch_gradient_equals_the_whole_batch_gradient():
+    """What gradient accumulation and DDP rely on: parts back-propagating their slice of plcc_grad."""
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(5, 1)
+    x, y = torch.randn(12, 5), torch.rand(12)
+
+    layer.zero_grad()
+    plcc_loss(layer(x).squeeze(1), y).backward()
+    whole = [p.grad.clone() for p in layer.parameters()]
+
+    with torch.no_grad():
+        preds = layer(x).squeeze(1)
+    loss, grad = plcc_grad(preds, y)
+    assert float(loss) == pytest.approx(float(plcc_loss(preds, y)))
+    layer.zero_grad()
+    for part in (slice(0, 5), slice(5, 9), slice(9, 12)):
+        (layer(x[part]).squeeze(1) * grad[part]).sum().backward()
+    for a, b in zip(whole, (p.grad for p in layer.parameters()), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+
+    # whereas averaging per-part losses is a different (approximate) objective
+    layer.zero_grad()
+    sum(plcc_loss(layer(x[s]).squeeze(1), y[s]) for s in (slice(0, 6), slice(6, 12))).backward()
+    assert not torch.allclose(whole[0], layer.weight.grad / 2, atol=1e-4)

@@ -1,0 +1,71 @@
+"""The PLCC-induced loss of the LoDa paper (Eq. 5) and its exact gradient for split batches.
+
+Eq. 5, for predictions ŷ and labels y of one batch of m crops::
+
+    L = (1 - PLCC(ŷ, y)) / 2,   PLCC = Σ (ŷ_i - mean ŷ)(y_i - mean y) / sqrt(Σ (ŷ_i - mean ŷ)² · Σ (y_i - mean y)²)
+
+so L is in [0, 1]: 0 for a perfect positive linear relation, 1/2 for none, 1 for a perfect negative one. The loss
+is invariant to the scale and offset of the predictions, which is why a trained network's raw output needs a
+calibration before it reads as a score (see :mod:`trainer.train`).
+
+Robustness (no branch, no host synchronisation, so it is safe under CUDA graphs and AMP):
+
+- fewer than two values, or constant labels: the correlation is undefined; the loss is the constant 1/2
+  ("no correlation") and its gradient is zero, so such a batch does not move the network;
+- constant predictions (with varying labels): the loss is 1/2 with a finite gradient, thanks to a small ``eps``
+  added under the square root of the prediction variance;
+- an empty batch gives a zero loss attached to the graph.
+
+Gradient accumulation and several GPUs: the PLCC of a batch is not a sum over its samples, so the mean of
+per-micro-batch PLCC losses is *not* the batch's PLCC (it is a noisier estimate, and it needs at least two
+samples per micro-batch). :mod:`trainer.train` therefore computes the exact gradient of the whole batch's loss:
+it gathers the predictions of every micro-batch (and every GPU) without a graph, obtains ``dL/dŷ`` for the whole
+batch with :func:`plcc_grad`, and back-propagates each micro-batch's slice of that gradient through a second
+forward pass of that micro-batch. Up to floating-point rounding the update is then the one a single batch of
+that size would give, whatever the micro-batch size, except for BatchNorm statistics when the CNN's BatchNorm
+adapts (each micro-batch normalises with its own statistics, as with any accumulation or DDP without
+SyncBatchNorm).
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["plcc", "plcc_grad", "plcc_loss"]
+
+EPS = 1e-6
+
+
+def plcc(pred: torch.Tensor, target: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """Pearson correlation of two 1-D tensors, differentiable; 0 where it is undefined (see the module doc)."""
+    pred = pred.reshape(-1).float()
+    target = target.reshape(-1).to(pred)
+    if pred.numel() != target.numel():
+        raise ValueError(f"pred and target differ in length: {pred.numel()} vs {target.numel()}")
+    if pred.numel() == 0:
+        return pred.sum() * 0.0
+    vp = pred - pred.mean()
+    vt = target - target.mean()
+    pred_norm = torch.sqrt((vp * vp).sum() + eps * eps)
+    target_norm = vt.norm().clamp_min(eps)
+    return (vp * vt).sum() / (pred_norm * target_norm)
+
+
+def plcc_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """Eq. 5: ``(1 - PLCC(pred, target)) / 2``, a scalar in [0, 1]; computed in float32 even under autocast."""
+    if pred.numel() == 0:
+        return pred.sum().float() * 0.0
+    return (1.0 - plcc(pred, target, eps)) / 2.0
+
+
+def plcc_grad(pred: torch.Tensor, target: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(loss, dloss/dpred)`` of :func:`plcc_loss` for a whole batch, without touching ``pred``'s graph.
+
+    Used to split one batch over micro-batches or GPUs exactly: back-propagating ``(pred_k * grad_k).sum()`` for
+    each part ``k`` gives the gradient of the whole batch's loss.
+    """
+    leaf = pred.detach().reshape(-1).float().requires_grad_(True)
+    with torch.enable_grad():
+        loss = plcc_loss(leaf, target.detach().reshape(-1), eps)
+        (grad,) = torch.autograd.grad(loss, leaf)
+    return loss.detach(), grad
