@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the ranking as JSON instead of a table")
     p.add_argument("--model", metavar="M", help="model profile name or file, or a config name (default: settings)")
     p.add_argument("--backend", choices=["torch", "onnx"], help="inference backend (default: settings)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="torch device (default: settings)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="cpu or cuda, either backend (default: settings)")
     p.add_argument("--crops", type=int, metavar="K", help="crops averaged per photo (default: settings, 15)")
     p.add_argument("--batch", type=int, metavar="B", help="crops per inference batch (default: settings, 32)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for inference (0: library default)")
@@ -180,12 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
     from trainer.cli import add_train_parser
 
     from .engine import model_search_dirs
+    from .finetune_cli import add_finetune_parser
     from .onnx_cli import add_export_parser
+    from .profiles_cli import add_profiles_parser
     from .synthetic_cli import add_synthetic_parsers
 
     add_train_parser(sub, search_dirs=model_search_dirs)
     add_export_parser(sub)
     add_synthetic_parsers(sub)
+    add_finetune_parser(sub)
+    add_profiles_parser(sub)
     return parser
 
 

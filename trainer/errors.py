@@ -2,6 +2,7 @@
 
 from .data import TrainError
 from .datasets import DatasetError
+from .finetune import FinetuneError
 from .synthetic import SyntheticError
 
-USER_ERRORS: tuple[type[Exception], ...] = (DatasetError, SyntheticError, TrainError)
+USER_ERRORS: tuple[type[Exception], ...] = (DatasetError, SyntheticError, TrainError, FinetuneError)

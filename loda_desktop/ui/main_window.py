@@ -350,6 +350,9 @@ class MainWindow(QMainWindow):
 
         self.pause_action = a("&Pause Scoring", self.toggle_pause, "F9", checkable=True)
         self.cancel_action = a("&Cancel Scoring", self.cancel_scoring, "Shift+F9")
+        self.finetune_action = a(
+            "&Fine-tune on My Ratings…", self.show_finetune, tip="Train the model on your ratings, picks and rejects"
+        )
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -392,6 +395,7 @@ class MainWindow(QMainWindow):
         scoring_menu.addAction(self.pause_action)
         scoring_menu.addAction(self.cancel_action)
         scoring_menu.addSeparator()
+        scoring_menu.addAction(self.finetune_action)
         scoring_menu.addAction(self.settings_action)
 
     def _build_toolbar(self) -> None:
@@ -1142,6 +1146,29 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings))
         dialog.open()
+
+    def show_finetune(self, *, config=None):
+        """Open the Fine-tune dialog on the open folders' ratings; Accept makes the new profile the active model
+        and re-scores. ``config`` (a :class:`trainer.finetune.FinetuneConfig`) overrides the defaults."""
+        from trainer.finetune import Rated
+
+        from .finetune_dialog import FinetuneDialog
+
+        rated = [Rated(Path(it.path), it.rating, it.flag) for it in self.model.items if it.rating or it.flag]
+        dialog = FinetuneDialog(self.roots, self.settings.model, rated=rated, config=config, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.model_accepted.connect(self._use_finetuned)
+        dialog.open()
+        return dialog
+
+    def _use_finetuned(self, name: str) -> None:
+        import dataclasses
+
+        from loda_desktop.settings import save_settings
+
+        settings = dataclasses.replace(self.settings, model=name)
+        save_settings(settings)
+        self.apply_settings(settings)
 
     def apply_settings(self, settings: Settings | None) -> None:
         """Use new settings: rebuild the engine in the scoring thread, then rescore the open folder."""

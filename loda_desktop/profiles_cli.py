@@ -1,0 +1,43 @@
+"""``loda profiles {list,rename,delete,activate,rollback}``: manage model profiles (see :mod:`.profiles_admin`)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from . import profiles_admin as admin
+
+    if args.action == "list":
+        for p in admin.list_profiles():
+            marks = ("*" if p.active else " ") + ("b" if p.bundled else " ")
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in p.metrics.items() if isinstance(v, int | float))
+            parent = f"  parent {p.parent}" if p.parent else ""
+            print(f"{marks} {p.name:<24} {p.config:<20} {p.kind:<8}{parent}{'  ' + shown if shown else ''}")
+        print(f"active: {admin.active_name()}  (* active, b bundled)")
+    elif args.action == "rename":
+        print(f"renamed to {admin.rename_profile(args.name, args.new_name)}")
+    elif args.action == "delete":
+        now = admin.delete_profile(args.name)
+        print(f"moved {args.name} to the trash" + (f"; the active model is now {now}" if now else ""))
+    elif args.action == "activate":
+        print(f"active model: {admin.activate(args.name).name}")
+    elif args.action == "rollback":
+        print(f"rolled back; active model: {admin.rollback().name}")
+    return 0
+
+
+def add_profiles_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("profiles", help="list, rename, delete, activate or roll back model profiles")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    actions.add_parser("list", help="profiles in the models folders; * marks the active one")
+    a = actions.add_parser("rename", help="rename a profile you trained")
+    a.add_argument("name")
+    a.add_argument("new_name")
+    a = actions.add_parser("delete", help="move a profile you trained to the system trash")
+    a.add_argument("name")
+    a = actions.add_parser("activate", help="make a profile (or config) the active model")
+    a.add_argument("name")
+    actions.add_parser("rollback", help="make the active profile's parent the active model")
+    p.set_defaults(func=cmd_profiles)

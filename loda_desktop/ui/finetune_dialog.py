@@ -1,0 +1,387 @@
+"""The Fine-tune dialog: train the adapter on the photographer's ratings in the background, then Accept or Discard.
+
+    ratings of the open folders (catalog) ──minimums?──> Start ──FinetuneWorker (own QThread)──> progress, plot
+        └─ unmet: the dialog says what is missing               Cancel ──> nothing written
+                                                                 done ──> before/after SRCC ──> Accept | Discard
+
+The worker runs :func:`trainer.finetune.finetune` (the same code as ``loda finetune``) and emits plain data
+(:class:`~trainer.finetune.FinetuneProgress`, :class:`~trainer.finetune.FinetuneResult`, error text). The new
+profile is written to the models folder when training ends; Discard moves it to the trash, Accept emits
+:attr:`FinetuneDialog.model_accepted` with its name (the window makes it the active model and re-scores).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QThread, Signal, Slot
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from trainer.finetune import (
+    FinetuneCancelled,
+    FinetuneConfig,
+    FinetuneProgress,
+    FinetuneResult,
+    Rated,
+    RatingMap,
+    minimums_message,
+    rating_counts,
+    samples_from_ratings,
+)
+
+from . import workers
+from .workers import format_duration
+
+__all__ = ["FinetuneDialog", "FinetuneWorker", "LivePlot"]
+
+LOSS_COLOUR = QColor(52, 120, 200)
+SRCC_COLOUR = QColor(220, 120, 30)
+
+
+class LivePlot(QWidget):
+    """Training loss per step (left axis, 0..max) and held-out SRCC per epoch (right axis, -1..1), painted with
+    QPainter."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(360, 160)
+        self.loss: list[tuple[int, float]] = []
+        self.srcc: list[tuple[int, float]] = []
+        self.steps = 1
+
+    def clear(self) -> None:
+        self.loss.clear()
+        self.srcc.clear()
+        self.update()
+
+    def add(self, p: FinetuneProgress) -> None:
+        self.steps = max(1, p.steps)
+        if p.phase == "training" and p.loss is not None and math.isfinite(p.loss):
+            self.loss.append((p.step, p.loss))
+        elif p.phase == "epoch" and p.srcc is not None and math.isfinite(p.srcc):
+            self.srcc.append((p.step, p.srcc))
+        self.update()
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        area = QRectF(self.rect()).adjusted(34, 8, -34, -18)
+        painter.fillRect(self.rect(), self.palette().base())
+        painter.setPen(QPen(self.palette().mid().color(), 1))
+        painter.drawRect(area)
+        zero = area.top() + area.height() / 2
+        painter.drawLine(QPointF(area.left(), zero), QPointF(area.right(), zero))
+        top_loss = max([v for _, v in self.loss] + [1e-6])
+        font = painter.font()
+        font.setPointSizeF(max(6.0, font.pointSizeF() * 0.8))
+        painter.setFont(font)
+        painter.setPen(LOSS_COLOUR)
+        painter.drawText(QRectF(0, area.top() - 6, 32, 14), Qt.AlignmentFlag.AlignRight, f"{top_loss:.2f}")
+        painter.drawText(QRectF(0, area.bottom() - 8, 32, 14), Qt.AlignmentFlag.AlignRight, "0")
+        painter.drawText(QRectF(area.left() + 4, area.bottom() + 2, 120, 14), Qt.AlignmentFlag.AlignLeft, "loss")
+        painter.setPen(SRCC_COLOUR)
+        painter.drawText(QRectF(area.right() + 2, area.top() - 6, 32, 14), Qt.AlignmentFlag.AlignLeft, "1")
+        painter.drawText(QRectF(area.right() + 2, zero - 7, 32, 14), Qt.AlignmentFlag.AlignLeft, "0")
+        painter.drawText(QRectF(area.right() + 2, area.bottom() - 8, 32, 14), Qt.AlignmentFlag.AlignLeft, "-1")
+        painter.drawText(
+            QRectF(area.right() - 160, area.bottom() + 2, 156, 14), Qt.AlignmentFlag.AlignRight, "held-out SRCC"
+        )
+
+        def x_of(step: int) -> float:
+            return area.left() + area.width() * step / self.steps
+
+        if self.loss:
+            path = QPainterPath()
+            for i, (step, value) in enumerate(self.loss):
+                point = QPointF(x_of(step), area.bottom() - area.height() * value / top_loss)
+                if i == 0:
+                    path.moveTo(point)
+                else:
+                    path.lineTo(point)
+            painter.setPen(QPen(LOSS_COLOUR, 1.5))
+            painter.drawPath(path)
+        if self.srcc:
+            painter.setPen(QPen(SRCC_COLOUR, 2))
+            points = [QPointF(x_of(step), zero - area.height() / 2 * value) for step, value in self.srcc]
+            for a, b in itertools.pairwise(points):
+                painter.drawLine(a, b)
+            painter.setBrush(SRCC_COLOUR)
+            for point in points:
+                painter.drawEllipse(point, 3, 3)
+        painter.end()
+
+
+class FinetuneWorker(QObject):
+    """Runs one fine-tune in its thread; emits plain data. :meth:`cancel` may be called from any thread."""
+
+    progress = Signal(object)  # FinetuneProgress
+    finished = Signal(object)  # FinetuneResult
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, base: str, samples: list, out: Path, name: str, cfg: FinetuneConfig, source: dict) -> None:
+        super().__init__()
+        self.base, self.samples, self.out, self.name, self.cfg, self.source = base, samples, out, name, cfg, source
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @Slot()
+    def run(self) -> None:
+        from model.errors import BackboneWeightsError
+        from model.profiles import ProfileError
+        from trainer.errors import USER_ERRORS
+
+        from ..engine import EngineError, model_search_dirs, resolve_model
+
+        workers.lower_thread_priority()
+        try:
+            from trainer.finetune import finetune
+
+            result = finetune(
+                resolve_model(self.base),
+                self.samples,
+                self.out,
+                name=self.name,
+                cfg=self.cfg,
+                search_dirs=model_search_dirs(),
+                on_progress=self.progress.emit,
+                cancel=self._cancel.is_set,
+                extra_trained_on=self.source,
+            )
+        except FinetuneCancelled:
+            self.cancelled.emit()
+        except (ProfileError, BackboneWeightsError, EngineError, *USER_ERRORS) as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # a bug: still end the dialog's wait, with the reason
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            self.finished.emit(result)
+
+
+class FinetuneDialog(QDialog):
+    """See the module docstring. ``rated``: the ratings to train on (default: the catalog's, for the photos under
+    ``roots``). ``config`` overrides the small-data defaults (tests use tiny settings)."""
+
+    model_accepted = Signal(str)  # the new profile's name, after Accept
+
+    def __init__(
+        self,
+        roots: list[str],
+        base: str,
+        *,
+        catalog_path: Path | None = None,
+        rated: list[Rated] | None = None,
+        config: FinetuneConfig | None = None,
+        mapping: RatingMap | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("finetuneDialog")
+        self.setWindowTitle("Fine-tune on My Ratings")
+        self.roots = list(roots)
+        self.base = base
+        self.cfg = config or FinetuneConfig()
+        self.mapping = mapping or RatingMap()
+        self.result_info: FinetuneResult | None = None
+        self.error: str | None = None
+        self.thread: QThread | None = None
+        self.worker: FinetuneWorker | None = None
+        self._started = 0.0
+
+        if rated is None:  # the window passes what its grid holds; otherwise read the catalog
+            from ..ratings import ratings_from_catalog
+
+            rated = ratings_from_catalog(self.roots, catalog_path=catalog_path) if self.roots else []
+        self.samples = samples_from_ratings(rated, self.mapping)
+        self.unmet = minimums_message(self.samples, self.cfg.min_rated, self.cfg.min_distinct, self.mapping)
+
+        self.info = QLabel(self)
+        self.info.setWordWrap(True)
+        self.name_edit = QLineEdit(time.strftime("my-taste-%Y%m%d-%H%M"), self)
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.eta = QLabel("", self)
+        self.plot = LivePlot(self)
+        self.outcome = QLabel("", self)
+        self.outcome.setWordWrap(True)
+        self.start_button = QPushButton("Start", self)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.accept_button = QPushButton("Accept", self)
+        self.discard_button = QPushButton("Discard", self)
+        self.close_button = QPushButton("Close", self)
+        buttons = QDialogButtonBox(self)
+        for b in (self.start_button, self.cancel_button, self.accept_button, self.discard_button, self.close_button):
+            buttons.addButton(b, QDialogButtonBox.ButtonRole.ActionRole)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.accept_button.clicked.connect(self.accept_model)
+        self.discard_button.clicked.connect(self.discard)
+        self.close_button.clicked.connect(self.reject)
+
+        form = QFormLayout()
+        form.addRow("New profile name:", self.name_edit)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.info)
+        layout.addLayout(form)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.eta)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.outcome)
+        layout.addWidget(buttons)
+
+        counts = ", ".join(f"{k}★ {v}" for k, v in rating_counts(self.samples).items())
+        if self.unmet:
+            self.info.setText(self.unmet)
+        else:
+            self.info.setText(
+                f"Teach {base} your taste from {len(self.samples)} rated photos ({counts}). A quarter is held out "
+                "to measure how well the model ranks photos it did not train on, before and after."
+            )
+        self._set_state("unmet" if self.unmet else "ready")
+
+    # -- state --------------------------------------------------------------------------------------------------
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.start_button.setVisible(state in ("ready", "unmet", "failed", "cancelled"))
+        self.start_button.setEnabled(state in ("ready", "failed", "cancelled"))
+        self.cancel_button.setVisible(state == "running")
+        self.accept_button.setVisible(state == "done")
+        self.discard_button.setVisible(state == "done")
+        self.close_button.setVisible(state != "running" and state != "done")
+        self.name_edit.setEnabled(state in ("ready", "failed", "cancelled"))
+
+    # -- actions ------------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.state not in ("ready", "failed", "cancelled"):
+            return
+        from trainer.finetune import FinetuneError, check_name
+
+        from ..paths import models_dir
+
+        try:
+            name = check_name(self.name_edit.text())
+        except FinetuneError as exc:
+            self.outcome.setText(str(exc))
+            return
+        out = models_dir() / f"{name}.safetensors"
+        if out.exists():
+            self.outcome.setText(f"A profile named {name!r} already exists; choose another name.")
+            return
+        self.error = None
+        self.outcome.setText("")
+        self.plot.clear()
+        self.thread = QThread()
+        self.thread.setObjectName("loda-finetune")
+        workers._THREADS.add(self.thread)
+        source = {"source": "catalog", "folders": list(self.roots)}
+        self.worker = FinetuneWorker(self.base, list(self.samples), out, name, self.cfg, source)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.cancelled.connect(self._on_cancelled)
+        for signal in (self.worker.finished, self.worker.failed, self.worker.cancelled):
+            signal.connect(self.thread.quit)
+        self._started = time.perf_counter()
+        self.eta.setText("Loading the model…")
+        self._set_state("running")
+        self.thread.start()
+
+    def cancel(self) -> None:
+        if self.worker is not None and self.state == "running":
+            self.worker.cancel()
+            self.eta.setText("Cancelling…")
+            self.cancel_button.setEnabled(False)
+
+    def _stop_thread(self) -> None:
+        if self.thread is not None:
+            if self.worker is not None:
+                self.worker.cancel()
+            self.thread.quit()
+            self.thread.wait()
+            self.thread.deleteLater()
+            if self.worker is not None:
+                self.worker.deleteLater()
+            self.thread = None
+            self.worker = None
+
+    def _on_progress(self, p: FinetuneProgress) -> None:
+        self.progress_bar.setRange(0, max(1, p.steps))
+        self.progress_bar.setValue(p.step)
+        self.plot.add(p)
+        text = {"evaluating": "Measuring on held-out ratings", "saving": "Saving"}.get(p.phase, "Training")
+        text += f" · epoch {p.epoch} of {p.epochs}"
+        if p.srcc is not None:
+            text += f" · held-out SRCC {p.srcc:.3f}"
+        if p.eta_s is not None:
+            text += f" · about {format_duration(p.eta_s)} left"
+        self.eta.setText(text)
+
+    def _on_finished(self, result: FinetuneResult) -> None:
+        self.result_info = result
+        self._stop_thread()
+        self.progress_bar.setValue(self.progress_bar.maximum())
+        self.eta.setText(f"Done in {format_duration(time.perf_counter() - self._started)}.")
+        verdict = (
+            "It ranks your held-out photos better than the current model."
+            if result.improved
+            else "It does NOT rank your held-out photos better than the current model: consider discarding it."
+        )
+        self.outcome.setText(
+            f"Held-out SRCC {result.srcc_before:.3f} → {result.srcc_after:.3f} ({result.n_test} photos). {verdict}\n"
+            f"Accept to make '{result.name}' the active model and re-score; Discard to delete it."
+        )
+        self._set_state("done")
+
+    def _on_failed(self, message: str) -> None:
+        self.error = message
+        self._stop_thread()
+        self.eta.setText("")
+        self.outcome.setText(f"Fine-tuning failed: {message}")
+        self._set_state("failed")
+
+    def _on_cancelled(self) -> None:
+        self._stop_thread()
+        self.eta.setText("Cancelled; nothing was saved.")
+        self.cancel_button.setEnabled(True)
+        self._set_state("cancelled")
+
+    def accept_model(self) -> None:
+        if self.result_info is None:
+            return
+        self.model_accepted.emit(self.result_info.name)
+        self.accept()
+
+    def discard(self) -> None:
+        if self.result_info is not None and self.result_info.path.exists():
+            from send2trash import send2trash
+
+            send2trash(str(self.result_info.path))
+        self.result_info = None
+        self.reject()
+
+    def done(self, code: int) -> None:  # every way of closing: stop the worker first
+        if self.state == "done" and code != QDialog.DialogCode.Accepted and self.result_info is not None:
+            self.discard()
+            return
+        self._stop_thread()
+        super().done(code)
