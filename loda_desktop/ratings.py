@@ -1,4 +1,5 @@
-"""The photographer's ratings as fine-tuning input: stars and flags from the catalog for photos under folders.
+"""The photographer's ratings as fine-tuning input: stars and flags from the catalog (or, for photos it has no
+rating for, from XMP sidecars) for photos under folders.
 
 Plain Python (no Qt); the window and ``loda finetune --folder`` share it. What a rating means for training (flags
 → stars, minimums) is :mod:`trainer.finetune`'s business.
@@ -11,20 +12,26 @@ from pathlib import Path
 
 from trainer.finetune import Rated
 
-from .catalog import Catalog
+from .catalog import Catalog, path_key
 from .scan import ScanError, scan_many
+from .xmp import read_sidecar_rating
 
 __all__ = ["ratings_from_catalog"]
 
 
 def ratings_from_catalog(
-    folders: Iterable[str | Path] | None = None, *, catalog_path: Path | None = None
+    folders: Iterable[str | Path] | None = None, *, catalog_path: Path | None = None, sidecars: bool = True
 ) -> list[Rated]:
-    """Every cataloged photo under ``folders`` (all cataloged photos when None) that has stars or a flag and still
-    exists, as :class:`~trainer.finetune.Rated` records in path order."""
+    """Every photo under ``folders`` (all cataloged photos when None) that has stars or a flag and still exists,
+    as :class:`~trainer.finetune.Rated` records in path order.
+
+    The catalog's rating and flag come first; a photo the catalog has no rating or flag for takes the star
+    rating of its XMP sidecar (``sidecars=True``), so ratings made in Lightroom, Bridge or darktable count too.
+    """
     with Catalog(catalog_path) as catalog:
         if folders is None:
             records = catalog.rows(None, None)
+            paths = [Path(photo.path) for photo, _ in records]
         else:
             try:
                 paths = scan_many([str(f) for f in folders])
@@ -33,8 +40,13 @@ def ratings_from_catalog(
 
                 raise FinetuneError(str(exc)) from None
             records = catalog.rows(paths, None)
+    known = {path_key(photo.path): photo for photo, _ in records}
     out = []
-    for photo, _ in records:
-        if (photo.rating or photo.flag) and Path(photo.path).is_file():
-            out.append(Rated(Path(photo.path), int(photo.rating), photo.flag))
+    for path in paths:
+        photo = known.get(path_key(path))
+        stars, flag = (int(photo.rating), photo.flag) if photo is not None else (0, None)
+        if not stars and not flag and sidecars:
+            stars, flag = read_sidecar_rating(path) or (0, None)
+        if (stars or flag) and Path(path).is_file():
+            out.append(Rated(Path(path), stars, flag))
     return out
