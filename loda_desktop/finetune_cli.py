@@ -127,7 +127,10 @@ def add_finetune_parser(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--ratings", metavar="FILE.csv", help="CSV of path,rating (0..5, pick or reject)")
     src.add_argument(
-        "--folder", action="append", metavar="DIR", help="use the catalog's ratings of photos under DIR (repeatable)"
+        "--folder",
+        action="append",
+        metavar="DIR",
+        help="ratings of the photos under DIR: the catalog's, else their XMP sidecars' (repeatable)",
     )
     p.add_argument("--base", metavar="M", help="profile to start from (default: the active model)")
     p.add_argument("--out", required=True, metavar="NAME", help="name of the new profile")
