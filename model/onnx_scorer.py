@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .profiles import FORMAT, FORMAT_VERSION, Profile, ProfileError
+from .profiles import Profile, ProfileError, profile_from_metadata
 from .scorer import BaseScorer
 
 log = logging.getLogger(__name__)
@@ -148,15 +148,7 @@ def read_onnx_profile(path: Path | str) -> Profile:
         meta = json.loads(props[METADATA_KEY])
     except json.JSONDecodeError as exc:
         raise ProfileError(f"{path}: the LoDa metadata in this ONNX file is damaged ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ProfileError(f"{path}: the ONNX metadata is not a LoDa model profile")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ProfileError(
-            f"{path}: profile format version {version!r} is newer than this app understands"
-            f" ({FORMAT_VERSION}); update LoDa Desktop"
-        )
-    return Profile(meta, path)
+    return profile_from_metadata(meta, path)
 
 
 # --- providers ---------------------------------------------------------------------------------------------

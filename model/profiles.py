@@ -200,6 +200,13 @@ def read_profile(path: Path | str) -> Profile:
         meta = json.loads(header["loda"])
     except json.JSONDecodeError as exc:
         raise ProfileError(f"{path}: the profile metadata is damaged ({exc})") from None
+    return profile_from_metadata(meta, path)
+
+
+def profile_from_metadata(meta: Any, path: Path) -> Profile:
+    """A :class:`Profile` from metadata read out of ``path`` (safetensors or ONNX), its format and version checked."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ProfileError(f"{path}: the metadata is not a LoDa model profile")
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ProfileError(

@@ -21,3 +21,15 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg_data"))
     yield home
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op torch thread for tests of small networks and small images: a second thread gains nothing
+    there, and on a busy 2-core machine OpenMP threads spin-waiting for each other slow the steps several-fold."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 
 import pytest
-import torch
 
 from loda_desktop.catalog import Catalog
 from loda_desktop.cli import main
@@ -18,12 +17,7 @@ from tests.rated_photos import TINY_ARGS, make_rated_photos
 FAST = [*TINY_ARGS, "--epochs", "15", "--batch", "8", "--lr", "2e-3", "--train-crops", "2", "--test-crops", "2"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 
 from model.profiles import config_profile, read_profile
 from tests.rated_photos import make_rated_photos
@@ -26,12 +25,7 @@ from trainer.finetune import (
 FAST = {"img_size": 64, "short_side": 72, "epochs": 15, "batch": 8, "lr": 2e-3, "train_crops": 2, "test_crops": 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image, ImageFilter
 
 from trainer.datasets import Sample
@@ -51,14 +50,7 @@ def distorted(tmp_path_factory) -> list[Sample]:
     return make_distorted_set(tmp_path_factory.mktemp("distorted"), n_contents=40)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: a network this small gains nothing from two, and on a busy machine OpenMP threads
-    spin-waiting for each other made the same steps several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 def test_training_raises_held_out_srcc_far_above_its_initial_value(distorted, tmp_path):

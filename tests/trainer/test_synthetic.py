@@ -43,17 +43,6 @@ def test_at_least_twenty_types_of_five_levels_shape_kept_and_seeded():
         assert not np.array_equal(a, img), name
 
 
-@pytest.fixture
-def one_torch_thread():
-    """Metrics on small images: extra threads only add overhead (and contention on a 2-core CI machine)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_every_series_degrades_monotonically_by_the_pseudo_mos(one_torch_thread):
     img = textured(h=176, w=224)  # MS-SSIM needs a side above 160 px
     levels = (1, 3, 5)

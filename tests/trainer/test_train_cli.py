@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image, ImageFilter
 
 from model.profiles import load_model, read_profile
@@ -17,12 +16,7 @@ SMALL = ["--model", "loda_tiny", "--img-size", "32", "--short-side", "40", "--ba
          "--test-crops", "2", "--calib-images", "8", "--no-progress", "--device", "cpu"]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 def parser() -> argparse.ArgumentParser:

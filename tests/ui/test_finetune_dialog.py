@@ -4,7 +4,6 @@ the new profile; Cancel writes nothing; Discard deletes the result; too few rati
 from __future__ import annotations
 
 import pytest
-import torch
 
 from loda_desktop.catalog import Catalog
 from loda_desktop.paths import models_dir
@@ -21,12 +20,7 @@ FAST = {"img_size": 64, "short_side": 72, "epochs": 15, "batch": 8, "lr": 2e-3, 
 TRAIN_TIMEOUT_MS = 90_000
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 @pytest.fixture
