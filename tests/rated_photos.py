@@ -34,3 +34,13 @@ def make_rated_photos(root: Path, n_contents: int = 10, seed: int = 0) -> dict[P
             blurred.save(path, quality=95)
             out[path] = 5 - level
     return out
+
+
+def rate_in_catalog(ratings: dict[Path, int]) -> None:
+    """Store the ratings in the (test's) catalog, as if the photographer had rated them in the window."""
+    from loda_desktop.catalog import Catalog
+
+    with Catalog() as catalog:
+        catalog.add_photos(ratings)
+        for stars in set(ratings.values()):
+            catalog.set_rating([p for p, s in ratings.items() if s == stars], stars)

@@ -12,7 +12,7 @@ from loda_desktop.cli import main
 from loda_desktop.paths import models_dir
 from loda_desktop.settings import load_settings
 from model.profiles import read_profile
-from tests.rated_photos import TINY_ARGS, make_rated_photos
+from tests.rated_photos import TINY_ARGS, make_rated_photos, rate_in_catalog
 
 FAST = [*TINY_ARGS, "--epochs", "15", "--batch", "8", "--lr", "2e-3", "--train-crops", "2", "--test-crops", "2"]
 
@@ -24,10 +24,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.p
 def rated_folder(tmp_path):
     folder = tmp_path / "shoot"
     ratings = make_rated_photos(folder, n_contents=10)
-    with Catalog() as catalog:
-        catalog.add_photos(ratings)
-        for stars in set(ratings.values()):
-            catalog.set_rating([p for p, s in ratings.items() if s == stars], stars)
+    rate_in_catalog(ratings)
     return folder, ratings
 
 

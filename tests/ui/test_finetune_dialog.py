@@ -11,7 +11,7 @@ from loda_desktop.settings import load_settings
 from loda_desktop.ui.finetune_dialog import FinetuneDialog
 from loda_desktop.ui.main_window import MainWindow
 from model.profiles import read_profile
-from tests.rated_photos import make_rated_photos
+from tests.rated_photos import make_rated_photos, rate_in_catalog
 from trainer.finetune import FinetuneConfig
 
 from .conftest import SCORE_TIMEOUT_MS, fast_settings
@@ -27,10 +27,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.p
 def rated(tmp_path):
     folder = tmp_path / "rated"
     ratings = make_rated_photos(folder, n_contents=10)
-    with Catalog() as catalog:
-        catalog.add_photos(ratings)
-        for stars in set(ratings.values()):
-            catalog.set_rating([p for p, s in ratings.items() if s == stars], stars)
+    rate_in_catalog(ratings)
     return folder
 
 
