@@ -65,8 +65,6 @@ def test_pseudo_mos_is_the_mean_direction_corrected_rank():
     rows = [
         {
             "ssim": 0.9,
-            "ms_ssim": 0.9,
-            "vif_p": 0.9,
             "gmsd": 0.1,
             "ms_gmsd": 0.1,
             "haarpsi": 0.9,
@@ -75,8 +73,6 @@ def test_pseudo_mos_is_the_mean_direction_corrected_rank():
         },
         {
             "ssim": 0.5,
-            "ms_ssim": 0.5,
-            "vif_p": 0.5,
             "gmsd": 0.5,
             "ms_gmsd": 0.5,
             "haarpsi": 0.5,
@@ -85,8 +81,6 @@ def test_pseudo_mos_is_the_mean_direction_corrected_rank():
         },
         {
             "ssim": 0.1,
-            "ms_ssim": 0.1,
-            "vif_p": 0.1,
             "gmsd": 0.9,
             "ms_gmsd": 0.9,
             "haarpsi": 0.1,
@@ -148,3 +142,27 @@ def test_bad_input_is_a_clear_error(tmp_path):
         distort(textured(), "sepia", 1)
     with pytest.raises(SyntheticError, match="level"):
         distort(textured(), "webp", 6)
+
+
+def test_evaluating_predictions_reports_the_series_srcc(tmp_path):
+    from trainer.synthetic import evaluate_predictions
+
+    table = tmp_path / "synthetic.csv"
+    preds = tmp_path / "test_predictions.csv"
+    rows, predictions = [], []
+    for group, sign in (("a", 1), ("b", -1)):  # a: the score falls with the level; b: it rises
+        for level in range(1, 6):
+            path = f"images/{group}/{group}__blur__{level}.png"
+            rows.append(f"{path},{1 - level / 10:.2f},{group},blur,{level}")
+            predictions.append(f"{tmp_path / path},{group},0,{-sign * level}")
+    table.write_text("path,score,group,distortion,level\n" + "\n".join(rows) + "\n")
+    preds.write_text("path,group,target,prediction\n" + "\n".join(predictions) + "\n")
+    report = evaluate_predictions(table, preds)
+    assert report["images"] == 10 and report["references"] == 2 and report["series"] == 2
+    assert report["series_srcc"] == pytest.approx(0.0)  # +1 and -1
+    assert report["series_srcc_by_type"] == {"blur": 0.0}
+    assert np.isfinite(report["srcc"])
+
+    preds.write_text("path,group,target,prediction\n/elsewhere/x.png,a,0,1\n")
+    with pytest.raises(SyntheticError, match="not in"):
+        evaluate_predictions(table, preds)
