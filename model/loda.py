@@ -77,6 +77,27 @@ class LocalDistortionInjector(nn.Module):
         return tokens + self.scale * self.up(queried)  # Eq. 2
 
 
+class AdditiveInjector(nn.Module):
+    """Table VI's ablation "without injector": the distortion tokens, up-projected to the ViT's width (the same
+    r→d→d MLP as the injector's) and scaled by s_i, are added position by position to the patch tokens."""
+
+    def __init__(self, embed_dim: int, r: int, n_prefix: int) -> None:
+        super().__init__()
+        self.n_prefix = n_prefix
+        self.up = nn.Sequential(nn.Linear(r, embed_dim), nn.GELU(), nn.Linear(embed_dim, embed_dim))
+        self.scale = nn.Parameter(torch.empty(embed_dim))
+        nn.init.trunc_normal_(self.scale, std=0.02, a=-0.04, b=0.04)
+
+    def forward(self, tokens: torch.Tensor, distortion_tokens: torch.Tensor) -> torch.Tensor:
+        prefix, patches = tokens[:, : self.n_prefix], tokens[:, self.n_prefix :]
+        if patches.shape[1] != distortion_tokens.shape[1]:
+            raise ValueError(
+                f"the additive ablation needs as many distortion tokens ({distortion_tokens.shape[1]}) as patch"
+                f" tokens ({patches.shape[1]})"
+            )
+        return torch.cat([prefix, patches + self.scale * self.up(distortion_tokens)], dim=1)
+
+
 class CosineHead(nn.Module):
     """Single-layer regressor on the CLS token with a cosine-normalised weight (the authors' head)."""
 
@@ -122,6 +143,8 @@ class LoDa(nn.Module):
             weights_file=vit_weights,
             search_dirs=search_dirs,
             flag="--vit-weights",
+            hub=config.vit_hub,
+            local_name=config.vit_local_name or None,
             num_classes=0,
             img_size=config.img_size,
             **config.vit_kwargs,
@@ -143,9 +166,13 @@ class LoDa(nn.Module):
             LocalDistortionExtractor(c, config.r, config.pool) for c in self.cnn.feature_info.channels()
         )
         self.inject_at = interaction_layers(len(self.vit.blocks), config.n_interactions)
-        self.injectors = nn.ModuleList(
-            LocalDistortionInjector(embed_dim, config.r, config.heads) for _ in self.inject_at
-        )
+        if config.injector == "add":
+            n_prefix = self.vit.num_prefix_tokens
+            self.injectors = nn.ModuleList(AdditiveInjector(embed_dim, config.r, n_prefix) for _ in self.inject_at)
+        else:
+            self.injectors = nn.ModuleList(
+                LocalDistortionInjector(embed_dim, config.r, config.heads) for _ in self.inject_at
+            )
         self.head_drop = nn.Dropout(config.dropout)
         self.head = CosineHead(embed_dim)
         for name, values in (

@@ -15,6 +15,8 @@ lora        LoRA on the fused qkv projection of every block: qkv(x) + (α/dim)·
             A Kaiming-uniform, B zero-initialised
 vpt         VPT-deep: ``dim`` learnable prompt tokens inserted after CLS before every block     10
             (replacing the previous block's prompt outputs), uniform Xavier-style init
+cnn_head    Table VI's "CNN only": no ViT at all; LoDa's local distortion extractors on the         -
+            frozen CNN, their tokens averaged, then the head (LoDa minus the transformer)
 ==========  =================================================================================  ==================
 
 The paper does not give the baselines' hyperparameters; the defaults above are the usual ones from the Adapter
@@ -45,13 +47,14 @@ import torch.nn as nn
 
 from model.backbones import create_backbone
 from model.configs import LodaConfig
-from model.loda import CosineHead
+from model.loda import CosineHead, LocalDistortionExtractor
 
 __all__ = [
     "BASELINES",
     "DEFAULT_DIM",
     "METHODS",
     "Adapter",
+    "CNNRegressor",
     "LoRALinear",
     "ViTRegressor",
     "create_baseline",
@@ -59,7 +62,7 @@ __all__ = [
     "save_baseline",
 ]
 
-BASELINES = ("linear", "full", "adapter", "lora", "vpt")
+BASELINES = ("linear", "full", "adapter", "lora", "vpt", "cnn_head")
 METHODS = ("loda", *BASELINES)
 DEFAULT_DIM = {"adapter": 64, "lora": 8, "vpt": 10}
 BASELINE_FORMAT = "loda-baseline"
@@ -122,7 +125,7 @@ class ViTRegressor(nn.Module):
         search_dirs: Iterable[Path] = (),
     ) -> None:
         super().__init__()
-        if method not in BASELINES:
+        if method not in BASELINES or method == "cnn_head":
             raise ValueError(f"unknown baseline {method!r}; choose one of {', '.join(BASELINES)}")
         pretrained = config.pretrained if pretrained is None else pretrained
         self.config = config if pretrained == config.pretrained else config.replace(pretrained=pretrained)
@@ -196,6 +199,63 @@ class ViTRegressor(nn.Module):
         return self.head(self.head_drop(self.forward_features(x)))
 
 
+class CNNRegressor(nn.Module):
+    """Table VI's CNN-only ablation: the frozen CNN, LoDa's extractors, the mean of their tokens, LoDa's head."""
+
+    method = "cnn_head"
+    dim = None
+
+    def __init__(
+        self,
+        config: LodaConfig,
+        *,
+        pretrained: bool | None = None,
+        cnn_weights: Path | None = None,
+        search_dirs: Iterable[Path] = (),
+    ) -> None:
+        super().__init__()
+        pretrained = config.pretrained if pretrained is None else pretrained
+        self.config = config if pretrained == config.pretrained else config.replace(pretrained=pretrained)
+        self.cnn = create_backbone(
+            config.cnn,
+            role="CNN",
+            pretrained=pretrained,
+            weights_file=cnn_weights,
+            search_dirs=list(search_dirs),
+            flag="--cnn-weights",
+            features_only=True,
+            out_indices=config.cnn_out_indices,
+            **config.cnn_kwargs,
+        )
+        for p in self.cnn.parameters():
+            p.requires_grad_(False)
+        self.extractors = nn.ModuleList(
+            LocalDistortionExtractor(c, config.r, config.pool) for c in self.cnn.feature_info.channels()
+        )
+        self.head_drop = nn.Dropout(config.dropout)
+        self.head = CosineHead(config.r)
+        for name, values in (("cnn_mean", config.cnn_mean), ("cnn_std", config.cnn_std)):
+            self.register_buffer(name, torch.tensor(values).view(1, 3, 1, 1), persistent=False)
+        self.bn_adapt = True
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def set_bn_adapt(self, adapt: bool) -> None:
+        self.bn_adapt = adapt
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> CNNRegressor:
+        super().train(mode)
+        self.cnn.train(mode and self.bn_adapt)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.cnn((x - self.cnn_mean) / self.cnn_std)
+        tokens = torch.cat([ext(f) for ext, f in zip(self.extractors, features, strict=True)], dim=1)
+        return self.head(self.head_drop(tokens.mean(dim=1)))
+
+
 def create_baseline(
     method: str,
     config: LodaConfig,
@@ -203,15 +263,21 @@ def create_baseline(
     dim: int | None = None,
     pretrained: bool | None = None,
     vit_weights: Path | None = None,
+    cnn_weights: Path | None = None,
     search_dirs: Iterable[Path] = (),
-) -> ViTRegressor:
-    """A Table V baseline on ``config``'s ViT (pretrained as the config says unless ``pretrained`` is given)."""
+) -> ViTRegressor | CNNRegressor:
+    """A Table V baseline on ``config``'s ViT (pretrained as the config says unless ``pretrained`` is given), or
+    the CNN-only ablation of Table VI on its CNN."""
+    if method == "cnn_head":
+        return CNNRegressor(config, pretrained=pretrained, cnn_weights=cnn_weights, search_dirs=search_dirs)
     return ViTRegressor(
         config, method, dim=dim, pretrained=pretrained, vit_weights=vit_weights, search_dirs=search_dirs
     )
 
 
-def save_baseline(model: ViTRegressor, path: Path | str, metadata: Mapping[str, Any] | None = None) -> Path:
+def save_baseline(
+    model: ViTRegressor | CNNRegressor, path: Path | str, metadata: Mapping[str, Any] | None = None
+) -> Path:
     """Write a baseline's weights (trainable tensors; all tensors when the ViT is random or fully fine-tuned)."""
     from safetensors.torch import save_file
 
@@ -243,7 +309,7 @@ def load_baseline(
     *,
     vit_weights: Path | None = None,
     search_dirs: Iterable[Path] = (),
-) -> tuple[ViTRegressor, dict[str, Any]]:
+) -> tuple[ViTRegressor | CNNRegressor, dict[str, Any]]:
     """Rebuild a baseline written by :func:`save_baseline`; returns ``(model in eval mode, metadata)``."""
     from safetensors import safe_open
 

@@ -25,7 +25,7 @@ from .data import TrainError
 __all__ = ["TrainError", "add_train_parser", "cmd_train", "main"]
 
 DATASET_CHOICES = ("csv", "koniq10k", "kadid10k", "live", "tid2013", "livec", "spaq", "flive")
-METHOD_CHOICES = ("loda", "linear", "full", "adapter", "lora", "vpt")
+METHOD_CHOICES = ("loda", "linear", "full", "adapter", "lora", "vpt", "cnn_head")
 
 _EPILOG = """\
 examples:
@@ -109,13 +109,13 @@ def add_train_parser(
         "--model",
         default="loda_vit_base_r50",
         metavar="CONFIG",
-        help="config name (loda_vit_base_r50, loda_vit_small_r50, loda_vit_tiny_r50, loda_tiny)",
+        help="config name (loda_vit_base_r50, loda_vit_small_r50, loda_vit_tiny_r50, loda_lite, loda_tiny)",
     )
     g.add_argument(
         "--method",
         choices=METHOD_CHOICES,
         default="loda",
-        help="loda, or a Table V baseline on the same ViT (default loda)",
+        help="loda, a Table V baseline on the same ViT, or cnn_head: Table VI's CNN-only ablation (default loda)",
     )
     g.add_argument(
         "--method-dim",
@@ -125,6 +125,11 @@ def add_train_parser(
     )
     g.add_argument("--r", type=_positive_int, metavar="R", help="latent width r of extractor/injector (64)")
     g.add_argument("--heads", type=_positive_int, metavar="H", help="cross-attention heads h (4)")
+    g.add_argument(
+        "--injector",
+        choices=("cross_attention", "add"),
+        help="cross_attention (LoDa), or add: Table VI's 'w/o injector' ablation (distortion tokens added)",
+    )
     g.add_argument("--n-interactions", type=_positive_int, metavar="N", help="injection points N (12)")
     g.add_argument("--pool", type=_positive_int, metavar="P", help="distortion token grid P×P (7)")
     g.add_argument("--dropout", type=float, metavar="P", help="dropout before the head (0.1)")
@@ -217,6 +222,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         method=args.method,
         r=args.r,
         heads=args.heads,
+        injector=args.injector,
         n_interactions=args.n_interactions,
         pool=args.pool,
         dropout=args.dropout,

@@ -90,7 +90,7 @@ log = logging.getLogger("trainer")
 METRIC_KEYS = ("srcc", "plcc", "krcc", "rmse")
 MIN_IMAGES = 10
 CACHE_AUTO_BYTES = 4 << 30
-METHODS = ("loda", "linear", "full", "adapter", "lora", "vpt")
+METHODS = ("loda", "linear", "full", "adapter", "lora", "vpt", "cnn_head")  # = baselines.METHODS, without torch
 
 # Settings that do not change the numbers a run produces: they may differ between a run and its resume.
 _NOT_IN_FINGERPRINT = frozenset(
@@ -117,7 +117,7 @@ _NOT_IN_FINGERPRINT = frozenset(
 class TrainConfig:
     """Everything that defines a training run; the defaults are the paper's.
 
-    ``None`` for a model hyperparameter (``r``, ``heads``, ``n_interactions``, ``pool``, ``dropout``,
+    ``None`` for a model hyperparameter (``r``, ``heads``, ``injector``, ``n_interactions``, ``pool``, ``dropout``,
     ``img_size``, ``short_side``, ``test_crops``) keeps the named config's value. ``train_crops=None`` takes
     the dataset's count (:data:`trainer.datasets.TRAIN_CROPS`, else the paper's size rule). ``micro_batch``
     splits each batch for gradient accumulation. ``bn``: ``adapt`` lets the frozen CNN's BatchNorm statistics
@@ -130,6 +130,7 @@ class TrainConfig:
     method: str = "loda"
     r: int | None = None
     heads: int | None = None
+    injector: str | None = None
     n_interactions: int | None = None
     pool: int | None = None
     dropout: float | None = None
@@ -194,7 +195,7 @@ class TrainConfig:
         self.loda_config()  # unknown config / invalid hyperparameters
 
     def model_overrides(self) -> dict[str, Any]:
-        keys = ("r", "heads", "n_interactions", "pool", "dropout", "img_size", "short_side", "test_crops")
+        keys = ("r", "heads", "injector", "n_interactions", "pool", "dropout", "img_size", "short_side", "test_crops")
         out = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
         if self.img_size is not None and self.short_side is None:
             from model.configs import get_config
@@ -358,6 +359,20 @@ def _write_metrics(out_dir: Path, history: list[dict[str, Any]]) -> None:
     os.replace(tmp, out_dir / "metrics.csv")
 
 
+PREDICTIONS_NAME = "test_predictions.csv"
+
+
+def _write_predictions(path: Path, samples: Sequence[Sample], raw: np.ndarray) -> None:
+    """``path, group, target, prediction`` per held-out image (raw network output, before calibration)."""
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "group", "target", "prediction"])
+        for sample, value in zip(samples, raw, strict=True):
+            writer.writerow([str(sample.path), sample.group or "", f"{sample.score:.6f}", f"{value:.6f}"])
+    os.replace(tmp, path)
+
+
 def _clean_error(exc: BaseException) -> str:
     """A DataLoader worker's re-raised error carries the worker's traceback; keep its last line."""
     text = str(exc).strip()
@@ -381,7 +396,8 @@ def fit_calibration(raw: Sequence[float], labels: Sequence[float]) -> tuple[floa
 
 
 def build_model(cfg: TrainConfig) -> nn.Module:
-    """The network ``cfg`` names: the real LoDa (``method="loda"``) or a Table V baseline on the same ViT."""
+    """The network ``cfg`` names: the real LoDa (``method="loda"``), a Table V baseline on the same ViT or the
+    CNN-only ablation of Table VI (``cnn_head``)."""
     config = cfg.loda_config()
     vit = Path(cfg.vit_weights).expanduser() if cfg.vit_weights else None
     cnn = Path(cfg.cnn_weights).expanduser() if cfg.cnn_weights else None
@@ -399,9 +415,13 @@ def build_model(cfg: TrainConfig) -> nn.Module:
     from .baselines import create_baseline
 
     try:
-        return create_baseline(cfg.method, config, dim=cfg.method_dim, vit_weights=vit, search_dirs=dirs)
+        net = create_baseline(
+            cfg.method, config, dim=cfg.method_dim, vit_weights=vit, cnn_weights=cnn, search_dirs=dirs
+        )
     except ValueError as exc:
         raise TrainError(str(exc)) from None
+    net.set_bn_adapt(cfg.bn == "adapt")
+    return net
 
 
 def _is_complete(module: nn.Module) -> bool:
@@ -656,7 +676,9 @@ def train_one(
         " AMP" if amp else "",
     )
 
-    def evaluate_on(indices: Sequence[int], st: ImageStore, labels: np.ndarray, desc: str) -> dict[str, float]:
+    def evaluate_on(
+        indices: Sequence[int], st: ImageStore, labels: np.ndarray, desc: str, keep: Path | None = None
+    ) -> dict[str, float]:
         raw = predict(
             module,
             st,
@@ -669,6 +691,8 @@ def train_one(
             progress=show,
             desc=desc,
         )
+        if keep is not None:  # the held-out predictions, for analyses beyond the summary metrics
+            _write_predictions(keep, [st.samples[i] for i in indices], raw)
         return evaluate(raw, labels)
 
     if cfg.eval_init and start_epoch == 0 and not history:
@@ -724,7 +748,9 @@ def train_one(
         }
         if d.main:
             if last or epoch % cfg.eval_every == 0:
-                record.update(_metrics_of("", evaluate_on(test_idx, store, targets, f"evaluating epoch {epoch}")))
+                keep = out_dir / PREDICTIONS_NAME if last else None
+                metrics = evaluate_on(test_idx, store, targets, f"evaluating epoch {epoch}", keep)
+                record.update(_metrics_of("", metrics))
             if last:
                 for name, st in cross_stores.items():
                     all_idx = list(range(len(st.samples)))

@@ -101,3 +101,9 @@ def test_save_and_load_round_trip(config, tmp_path):
     x = torch.rand(2, 3, SIZE, SIZE)
     with torch.no_grad():
         assert torch.allclose(model(x), loaded(x), atol=1e-6)
+
+
+def test_the_torch_free_method_lists_name_every_method():
+    from trainer import baselines, cli, train
+
+    assert train.METHODS == baselines.METHODS == cli.METHOD_CHOICES

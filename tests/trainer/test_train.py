@@ -259,3 +259,20 @@ def test_two_processes_with_torchrun_match_one_process(dataset, tmp_path):
     ddp = read_tensors(tmp_path / "ddp" / "repeat_1" / "epoch_1.safetensors")
     single = read_tensors(tmp_path / "single" / "repeat_1" / "epoch_1.safetensors")
     assert all(np.allclose(ddp[k], single[k], atol=1e-5) for k in single if k != "head.bias")  # see above
+
+
+@pytest.mark.parametrize(
+    ("method", "overrides"), [("cnn_head", {}), ("loda", {"injector": "add", "pool": 1})], ids=["cnn_head", "add"]
+)
+def test_table_vi_ablations_train_and_keep_their_held_out_predictions(method, overrides, dataset, tmp_path):
+    import csv
+
+    train_idx, test_idx = split(dataset)
+    cfg = TrainConfig(**{**FAST, "epochs": 1, "method": method, **overrides})
+    result = train_one(dataset, train_idx, test_idx, cfg, tmp_path / method)
+    assert np.isfinite(result.metrics["srcc"])
+    with open(tmp_path / method / "test_predictions.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [Path(r["path"]) for r in rows] == [dataset[i].path for i in test_idx]
+    assert [float(r["target"]) for r in rows] == pytest.approx([dataset[i].score for i in test_idx], abs=1e-6)
+    assert all(np.isfinite(float(r["prediction"])) for r in rows)
