@@ -1,4 +1,5 @@
-"""``loda make-pool`` and ``loda make-synthetic``: build a labelled synthetic distortion dataset offline."""
+"""``loda make-pool``, ``loda make-synthetic`` and ``loda pretrain-vit``: the offline default model's data and
+its project-pretrained ViT (docs/default-model.md)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,46 @@ def cmd_make_synthetic(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pretrain_vit(args: argparse.Namespace) -> int:
+    import json
+
+    from tqdm import tqdm
+
+    from trainer.pretrain import PretrainConfig, pretrain_vit
+
+    cfg = PretrainConfig(
+        model=args.model,
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        patch_drop=args.patch_drop,
+        seed=args.seed,
+        workers=args.workers,
+    )
+    bar = tqdm(total=cfg.steps, unit="step", disable=None, file=sys.stderr)
+
+    def progress(step: int, total: int, loss: float) -> None:
+        bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+        bar.update(step - bar.n)
+
+    try:
+        record = pretrain_vit(args.csv, args.out, cfg, progress=progress)
+    finally:
+        bar.close()
+    print(json.dumps(record["held_out"] | {"seconds": record["seconds"]}))
+    print(f"Wrote {args.out}; use it with: loda train --model {cfg.model} --vit-weights {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_eval_synthetic(args: argparse.Namespace) -> int:
+    import json
+
+    from trainer.synthetic import evaluate_predictions
+
+    print(json.dumps(evaluate_predictions(args.csv, args.predictions), indent=2))
+    return 0
+
+
 def add_synthetic_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "make-pool",
@@ -64,3 +105,26 @@ def add_synthetic_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU core)")
     p.set_defaults(func=cmd_make_synthetic)
+
+    p = sub.add_parser(
+        "pretrain-vit",
+        help="pretrain a config's ViT from scratch on a make-synthetic table (distortion type + level)",
+    )
+    p.add_argument("csv", type=Path, metavar="CSV", help="the synthetic.csv that make-synthetic wrote")
+    p.add_argument("out", type=Path, metavar="OUT", help="safetensors file to write")
+    p.add_argument("--model", default="loda_lite", help="the LoDa config whose ViT to pretrain (loda_lite)")
+    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--patch-drop", type=float, default=0.5, help="share of patch tokens dropped while training")
+    p.add_argument("--seed", type=int, default=0, help="also picks the held-out photos, as loda train --seed")
+    p.add_argument("--workers", type=int, default=1, help="image-decoding processes")
+    p.set_defaults(func=cmd_pretrain_vit)
+
+    p = sub.add_parser(
+        "eval-synthetic",
+        help="SRCC/PLCC and per-series SRCC of held-out predictions (loda train's test_predictions.csv)",
+    )
+    p.add_argument("csv", type=Path, metavar="CSV", help="the synthetic.csv that make-synthetic wrote")
+    p.add_argument("predictions", type=Path, metavar="PREDICTIONS", help="test_predictions.csv from loda train")
+    p.set_defaults(func=cmd_eval_synthetic)
