@@ -14,6 +14,7 @@ inference thread). A :class:`Catalog` connection is opened per call, in the call
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,9 +35,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "default"
-DEFAULT_PROFILE_NAME = "loda-default"  # the bundled trained profile, once one ships in assets/models
-FALLBACK_CONFIG = "loda_tiny"  # random weights: what runs until a trained model is installed
+DEFAULT_PROFILE_NAME = "loda-default"  # the bundled offline model (loda_lite, docs/default-model.md)
+PAPER_CONFIG = "loda_vit_base_r50"  # preferred as the default once trained and its backbone weights are here
+FALLBACK_CONFIG = "loda_tiny"  # random weights: what runs when no trained model is installed at all
 BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "assets" / "models"
+BUNDLED_ENV = "LODA_BUNDLED_MODELS"  # another folder of bundled profiles (a packaged app, or tests: an empty one)
+
+
+def bundled_models_dir() -> Path:
+    """The folder of profiles that ship with the app (``assets/models``, or ``$LODA_BUNDLED_MODELS``)."""
+    return Path(os.environ.get(BUNDLED_ENV) or BUNDLED_MODELS)
 
 
 class EngineError(Exception):
@@ -45,17 +53,23 @@ class EngineError(Exception):
 
 def model_search_dirs() -> list[Path]:
     """Where model profiles and backbone weights are looked for: the user's models folder, then the bundled ones."""
-    return [models_dir(), BUNDLED_MODELS]
+    return [models_dir(), bundled_models_dir()]
 
 
 def resolve_model(spec: str | None = None) -> Profile:
     """The profile for a model setting: ``default`` (or empty), a profile name, a profile file or a config name.
 
-    ``default`` is the bundled trained profile when one is installed, else the untrained ``loda_tiny``.
+    ``default`` is, in order: the newest trained profile of the paper's ``loda_vit_base_r50`` whose backbone
+    weights are on this machine (e.g. one ``loda train`` wrote on KonIQ-10k, copied into the models folder); the
+    profile named ``loda-default`` (the bundled offline model); the untrained ``loda_tiny``.
     """
     dirs = model_search_dirs()
     if not spec or spec == DEFAULT_MODEL:
-        for profile in find_profiles(dirs):
+        profiles = find_profiles(dirs)
+        paper = [p for p in profiles if p.config.name == PAPER_CONFIG and p.trained and _runnable(p, dirs)]
+        if paper:
+            return max(paper, key=lambda p: str(p.metadata.get("created") or ""))
+        for profile in profiles:
             if profile.name == DEFAULT_PROFILE_NAME:
                 return profile
         return config_profile(FALLBACK_CONFIG)
@@ -64,6 +78,17 @@ def resolve_model(spec: str | None = None) -> Profile:
 
         return read_onnx_profile(spec)
     return resolve_profile(spec, dirs)
+
+
+def _runnable(profile: Profile, dirs: Sequence[Path]) -> bool:
+    """Whether ``profile`` can be built offline: backbones inside it, or their weights found on this machine."""
+    if profile.kind == "full":
+        return True
+    from model.backbones import cached_weights
+
+    cfg = profile.config
+    vit = cached_weights(cfg.vit, dirs, hub=cfg.vit_hub, local_name=cfg.vit_local_name or None)
+    return vit is not None and cached_weights(cfg.cnn, dirs) is not None
 
 
 def untrained_notice(profile: Profile) -> str | None:

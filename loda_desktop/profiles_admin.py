@@ -15,7 +15,7 @@ from typing import Any
 
 from model.profiles import SUFFIX, Profile, ProfileError, find_profiles, read_tensors, save_profile
 
-from .engine import BUNDLED_MODELS, DEFAULT_MODEL, model_search_dirs, resolve_model
+from .engine import DEFAULT_MODEL, bundled_models_dir, model_search_dirs, resolve_model
 from .paths import models_dir
 from .settings import load_settings, save_settings
 
@@ -50,7 +50,7 @@ class ProfileInfo:
 
 
 def _bundled(path: Path | None) -> bool:
-    return path is not None and BUNDLED_MODELS.resolve() in path.resolve().parents
+    return path is not None and bundled_models_dir().resolve() in path.resolve().parents
 
 
 def active_name() -> str:

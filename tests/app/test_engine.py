@@ -1,5 +1,6 @@
 import os
 
+import numpy as np
 import pytest
 
 from loda_desktop.catalog import Catalog
@@ -95,3 +96,28 @@ def test_bad_settings_are_engine_errors(shoot):
         Engine(fast_settings(backend="onnx")).score_paths(shoot)
     with pytest.raises(EngineError, match="No such folder"):
         Engine.scan(["/definitely/not/here"])
+
+
+def test_the_default_is_the_bundled_profile_then_a_trained_paper_model_once_its_weights_are_here(
+    tmp_path, monkeypatch
+):
+    from loda_desktop.paths import models_dir
+    from model import create_model, get_config
+    from model.profiles import build_metadata, save_model, save_profile
+
+    bundled = tmp_path / "bundled"
+    tiny = create_model(get_config("loda_tiny"), pretrained=False)
+    save_model(tiny, bundled / "loda-default.safetensors", name="loda-default", trained_on={"dataset": "x"})
+    monkeypatch.setenv("LODA_BUNDLED_MODELS", str(bundled))
+    assert resolve_model("default").name == "loda-default"
+
+    # a trained adapter of the paper's model: the default only once both backbones' weights are on this machine
+    paper = get_config("loda_vit_base_r50")
+    meta = build_metadata(paper, name="my-koniq", trained_on={"dataset": "koniq10k"})
+    save_profile(models_dir() / "my-koniq.safetensors", {"head.bias": np.zeros(1, np.float32)}, meta)
+    assert resolve_model("default").name == "loda-default"
+    (models_dir() / f"{paper.vit}.safetensors").write_bytes(b"weights")
+    assert resolve_model("default").name == "loda-default"
+    (models_dir() / f"{paper.cnn}.safetensors").write_bytes(b"weights")
+    assert resolve_model("default").name == "my-koniq"
+    assert resolve_model("loda-default").name == "loda-default"  # still selectable by name
