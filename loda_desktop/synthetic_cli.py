@@ -83,6 +83,14 @@ def cmd_eval_synthetic(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_make_default(args: argparse.Namespace) -> int:
+    from trainer.default_model import make_default
+
+    out = make_default(args.trained, args.out, vit_weights=args.vit_weights, report=args.report, name=args.name)
+    print(f"Wrote {out}", file=sys.stderr)
+    return 0
+
+
 def add_synthetic_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "make-pool",
@@ -128,3 +136,14 @@ def add_synthetic_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("csv", type=Path, metavar="CSV", help="the synthetic.csv that make-synthetic wrote")
     p.add_argument("predictions", type=Path, metavar="PREDICTIONS", help="test_predictions.csv from loda train")
     p.set_defaults(func=cmd_eval_synthetic)
+
+    p = sub.add_parser(
+        "make-default",
+        help="package a trained loda_lite profile as the self-contained offline default (backbones inside)",
+    )
+    p.add_argument("trained", type=Path, metavar="PROFILE", help="the profile loda train wrote")
+    p.add_argument("out", type=Path, metavar="OUT", help="e.g. assets/models/loda-default.safetensors")
+    p.add_argument("--vit-weights", type=Path, required=True, help="the ViT file loda pretrain-vit wrote")
+    p.add_argument("--report", type=Path, required=True, help="the JSON loda eval-synthetic printed")
+    p.add_argument("--name", default="loda-default", help="profile name (loda-default: the app's default)")
+    p.set_defaults(func=cmd_make_default)
