@@ -9,9 +9,18 @@ from pathlib import Path
 
 
 def cmd_make_pool(args: argparse.Namespace) -> int:
-    from trainer.synthetic import prepare_pool
+    from trainer.synthetic import SyntheticError, prepare_pool
 
-    written = prepare_pool(args.sources, args.out_dir, min_side=args.min_side, short_side=args.short_side)
+    exclude: list[str] = []
+    if args.exclude:
+        try:
+            lines = args.exclude.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise SyntheticError(f"cannot read the exclusion list {args.exclude}: {exc.strerror}") from None
+        exclude = [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+    written = prepare_pool(
+        args.sources, args.out_dir, min_side=args.min_side, short_side=args.short_side, exclude=exclude
+    )
     print(f"{len(written)} reference photos written to {args.out_dir}", file=sys.stderr)
     return 0
 
@@ -100,6 +109,7 @@ def add_synthetic_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out_dir", type=Path, metavar="OUT_DIR")
     p.add_argument("--min-side", type=int, default=400, help="skip pictures whose short side is smaller (400)")
     p.add_argument("--short-side", type=int, default=384, help="downscale to this short side (384)")
+    p.add_argument("--exclude", type=Path, metavar="FILE", help="names (output stems) to leave out, one per line")
     p.set_defaults(func=cmd_make_pool)
 
     p = sub.add_parser(

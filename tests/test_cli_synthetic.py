@@ -16,6 +16,12 @@ def test_make_pool_then_make_synthetic(tmp_path, capsys):
     pool = tmp_path / "pool"
     assert main(["make-pool", str(src), str(pool), "--short-side", "192"]) == 0
     assert sorted(p.name for p in pool.iterdir()) == ["p0.png", "p1.png"]
+    excluded = tmp_path / "excluded.txt"
+    excluded.write_text("# drawings\np1  # not a photo\n")
+    assert main(["make-pool", str(src), str(tmp_path / "pool2"), "--exclude", str(excluded)]) == 0
+    assert [p.name for p in (tmp_path / "pool2").iterdir()] == ["p0.png"]
+    assert main(["make-pool", str(src), str(tmp_path / "pool3"), "--exclude", str(tmp_path / "none.txt")]) == 1
+    assert "exclusion list" in capsys.readouterr().err
     out = tmp_path / "syn"
     args = ["make-synthetic", str(pool), str(out), "--types", "gaussian_noise,jpeg2000", "--levels", "2"]
     assert main([*args, "--workers", "1"]) == 0

@@ -324,15 +324,24 @@ def carve_webp(data: bytes) -> list[bytes]:
 
 
 def prepare_pool(
-    sources: Iterable[Path], out_dir: Path, *, min_side: int = 400, short_side: int = SHORT_SIDE
+    sources: Iterable[Path],
+    out_dir: Path,
+    *,
+    min_side: int = 400,
+    short_side: int = SHORT_SIDE,
+    exclude: Iterable[str] = (),
 ) -> list[Path]:
     """Collect pristine references from files and folders (JPEG/PNG/WebP, and WebPs carved from ``.rcc``
     bundles), keep photos whose short side is at least ``min_side``, downscale them to ``short_side`` (which
-    also hides the sources' own compression artefacts) and save them as PNG in ``out_dir``."""
+    also hides the sources' own compression artefacts) and save them as PNG in ``out_dir``. ``exclude`` names
+    output stems to leave out (drawings, renders, duplicates found by looking at a first pass)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    skip = set(exclude)
 
     def keep(img: Image.Image, stem: str) -> None:
+        if stem in skip:
+            return
         img = ImageOps.exif_transpose(img)
         if img.mode not in ("RGB", "L") or min(img.size) < min_side:
             return  # drawings with transparency, icons, small pictures
