@@ -44,9 +44,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         trainable, frozen = count_parameters(net)
         if cfg.pretrained:
             status = []
-            for role, timm_name in (("ViT", cfg.vit), ("CNN", cfg.cnn)):
-                where = cached_weights(timm_name, dirs)
-                status.append(f"{role} {timm_name}: {'present' if where else 'missing'}")
+            vit_where = cached_weights(cfg.vit, dirs, hub=cfg.vit_hub, local_name=cfg.vit_local_name or None)
+            vit_label = cfg.vit if cfg.vit_hub else f"{cfg.vit_local_name or cfg.vit} (loda pretrain-vit)"
+            status.append(f"ViT {vit_label}: {'present' if vit_where else 'missing'}")
+            status.append(f"CNN {cfg.cnn}: {'present' if cached_weights(cfg.cnn, dirs) else 'missing'}")
             weights = "; ".join(status)
         else:
             weights = "random backbones (none needed; not a trained model)"
@@ -64,7 +65,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, int | float))
         ready = "ready"
         if p.kind == "adapter":
-            missing = [n for n in (p.config.vit, p.config.cnn) if not cached_weights(n, dirs)]
+            c = p.config
+            missing = [] if cached_weights(c.vit, dirs, hub=c.vit_hub, local_name=c.vit_local_name or None) else [c.vit]
+            missing += [] if cached_weights(c.cnn, dirs) else [c.cnn]
             if missing:
                 ready = "needs backbone weights: " + ", ".join(missing)
         desc = trained.get("summary", trained.get("dataset")) if isinstance(trained, dict) else trained
