@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="M", help="model profile name or file, or a config name (default: settings)")
     p.add_argument("--backend", choices=["torch", "onnx"], help="inference backend (default: settings)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="cpu or cuda, either backend (default: settings)")
-    p.add_argument("--crops", type=int, metavar="K", help="crops averaged per photo (default: settings, 15)")
+    p.add_argument("--crops", type=int, metavar="K", help="crops averaged per photo (default: settings, 5; paper: 15)")
     p.add_argument("--batch", type=int, metavar="B", help="crops per inference batch (default: settings, 32)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for inference (0: library default)")
     p.add_argument("--rescore", action="store_true", help="score again even photos the catalog already has")

@@ -415,6 +415,6 @@ def test_a_damaged_settings_file_is_reported_and_defaults_used(qtbot):
     settings_path().write_text("{ this is not json", encoding="utf-8")
     window = MainWindow()
     qtbot.addWidget(window)
-    assert window.settings.crops == 15  # the defaults
+    assert window.settings.crops == 5  # the defaults
     assert "invalid JSON" in window.statusBar().currentMessage()
     assert settings_path().with_name("settings.json.bak").exists()
