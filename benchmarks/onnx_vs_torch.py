@@ -2,6 +2,7 @@
 
     python benchmarks/onnx_vs_torch.py                                   # loda_tiny + loda_vit_base_r50, CPU
     python benchmarks/onnx_vs_torch.py --configs loda_vit_base_r50 --crops 15 --cuda   # on a CUDA machine
+    python benchmarks/onnx_vs_torch.py --configs --profiles default --photos-dir DIR    # the bundled model, real photos
 
 Every network has random weights (no download, same graph and cost as a trained one). For each config the
 script exports the network to ONNX (float32 and dynamic INT8), then scores the same photos with the same crops
@@ -13,7 +14,9 @@ and batch size through the same :class:`model.scorer.BaseScorer` pipeline (decod
 
 It prints one table: photos/s, the ratio to the first row of the group (torch CPU, or torch CUDA fp32), the
 largest score difference from that row, and for INT8 the SRCC between INT8 and float scores over the photos.
-Photos: the demo photos in assets/demo, then generated 1200x800 JPEGs up to ``--photos``.
+Photos: the demo photos in assets/demo, then generated 1200x800 JPEGs up to ``--photos``; or the first
+``--photos`` JPEG/PNG/WebP files under ``--photos-dir``. ``--profiles`` benchmarks trained profiles (names or
+files, ``default`` for the app's default model) with their real weights.
 """
 
 from __future__ import annotations
@@ -70,7 +73,9 @@ def timed_scores(scorer, photos: list[Path], warmup: int) -> tuple[float, np.nda
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--configs", nargs="+", default=["loda_tiny", "loda_vit_base_r50"])
+    ap.add_argument("--configs", nargs="*", default=["loda_tiny", "loda_vit_base_r50"])
+    ap.add_argument("--profiles", nargs="*", default=[], help="trained profiles (names, files or 'default')")
+    ap.add_argument("--photos-dir", type=Path, help="score these photos instead of the demo + generated ones")
     ap.add_argument("--crops", nargs="+", type=int, default=[5, 15])
     ap.add_argument("--photos", type=int, default=20)
     ap.add_argument("--batch", type=int, default=32, help="crops per batch (the app's default)")
@@ -94,7 +99,13 @@ def main() -> int:
         raise SystemExit("--cuda: torch sees no CUDA GPU on this machine")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="loda_bench_"))
     (work / "photos").mkdir(parents=True, exist_ok=True)
-    photos = make_photos(work / "photos", args.photos)
+    if args.photos_dir:
+        found = sorted(p for p in args.photos_dir.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
+        photos = found[: args.photos]
+        if not photos:
+            raise SystemExit(f"no photos in {args.photos_dir}")
+    else:
+        photos = make_photos(work / "photos", args.photos)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, load avg {load:.1f};"
@@ -105,9 +116,15 @@ def main() -> int:
     if args.cuda:
         print(f"# GPU: {torch.cuda.get_device_name(0)}", flush=True)
     rows = []
-    for name in args.configs:
-        torch.manual_seed(0)
-        net = create_model(name, pretrained=False).eval()
+    for name in [*args.configs, *args.profiles]:
+        if name in args.configs:
+            torch.manual_seed(0)
+            net = create_model(name, pretrained=False).eval()
+        else:
+            from loda_desktop.engine import model_search_dirs, resolve_model
+            from model.profiles import load_model
+
+            net = load_model(resolve_model(name), search_dirs=model_search_dirs())
         started = time.perf_counter()
         float_path = export_onnx(net, None, work / f"{name}.onnx")
         print(f"# {name}: float export {time.perf_counter() - started:.1f} s, {float_path.stat().st_size / 1e6:.0f} MB")

@@ -159,7 +159,7 @@ def _lr(cfg: PretrainConfig, step: int) -> float:
 
 
 def _accuracy(net: PretrainNet, data: _Crops, indices: Sequence[int], batch: int) -> tuple[float, float]:
-    """Type and level accuracy on one centre-ish deterministic crop per image (patch drop off in eval mode)."""
+    """Type and level accuracy on one fixed random crop per image (patch drop is off in eval mode)."""
     net.eval()
     hits_t = hits_l = 0
     with torch.no_grad():
