@@ -82,6 +82,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=0, help="CPU threads for both libraries (0: their defaults)")
     ap.add_argument("--warmup", type=int, default=2, help="photos scored once before timing")
     ap.add_argument("--no-int8", action="store_true")
+    ap.add_argument("--torch-only", action="store_true", help="no ONNX export (for networks it cannot export)")
     ap.add_argument("--cuda", action="store_true", help="benchmark the GPU backends instead of the CPU ones")
     ap.add_argument("--workdir", type=Path, help="where the ONNX files and photos go (default: a temp dir)")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON")
@@ -126,10 +127,12 @@ def main() -> int:
 
             net = load_model(resolve_model(name), search_dirs=model_search_dirs())
         started = time.perf_counter()
-        float_path = export_onnx(net, None, work / f"{name}.onnx")
-        print(f"# {name}: float export {time.perf_counter() - started:.1f} s, {float_path.stat().st_size / 1e6:.0f} MB")
+        float_path = None if args.torch_only else export_onnx(net, None, work / f"{name}.onnx")
+        if float_path is not None:
+            size = float_path.stat().st_size / 1e6
+            print(f"# {name}: float export {time.perf_counter() - started:.1f} s, {size:.0f} MB")
         int8_path = None
-        if not args.no_int8 and not args.cuda:
+        if not args.no_int8 and not args.cuda and not args.torch_only:
             started = time.perf_counter()
             int8_path = export_onnx(net, None, work / f"{name}-int8.onnx", int8=True, verify=False)
             size = int8_path.stat().st_size / 1e6
@@ -142,7 +145,9 @@ def main() -> int:
             ]
         else:
             cpu = {"device": "cpu", "threads": args.threads}
-            backends = [("torch CPU", "torch", cpu), ("ORT CPU fp32", float_path, cpu)]
+            backends = [("torch CPU", "torch", cpu)]
+            if float_path is not None:
+                backends.append(("ORT CPU fp32", float_path, cpu))
             if int8_path is not None:
                 backends.append(("ORT CPU INT8", int8_path, cpu))
         for k in args.crops:
