@@ -88,8 +88,37 @@ def cmd_eval_synthetic(args: argparse.Namespace) -> int:
 
     from trainer.synthetic import evaluate_predictions
 
-    print(json.dumps(evaluate_predictions(args.csv, args.predictions), indent=2))
+    predictions = args.predictions
+    if predictions is None:  # score every image of the table with a model first
+        predictions = _score_table(args.csv, args.model, args.crops)
+    print(json.dumps(evaluate_predictions(args.csv, predictions), indent=2))
     return 0
+
+
+def _score_table(table: Path, model: str, crops: int) -> Path:
+    """Score every image of a synthetic table with ``model``; the predictions CSV goes next to the table."""
+    import csv
+
+    from tqdm import tqdm
+
+    from model.scorer import torch_scorer_from_profile
+    from trainer.datasets import read_csv_table
+    from trainer.synthetic import SyntheticError
+
+    from .engine import model_search_dirs, resolve_model
+
+    samples = read_csv_table(table)
+    profile = resolve_model(model)
+    scorer = torch_scorer_from_profile(profile, device="cpu", crops=crops, search_dirs=model_search_dirs())
+    out = table.with_name(f"predictions-{profile.name}-{crops}crops.csv")
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "group", "target", "prediction"])
+        for k, result in tqdm(scorer.iter_scores([s.path for s in samples]), total=len(samples), disable=None):
+            if not result.ok:
+                raise SyntheticError(f"cannot score {samples[k].path}: {result.error}")
+            writer.writerow([str(samples[k].path), samples[k].group or "", samples[k].score, f"{result.score:.6f}"])
+    return out
 
 
 def cmd_make_default(args: argparse.Namespace) -> int:
@@ -144,7 +173,15 @@ def add_synthetic_parsers(sub: argparse._SubParsersAction) -> None:
         help="SRCC/PLCC and per-series SRCC of held-out predictions (loda train's test_predictions.csv)",
     )
     p.add_argument("csv", type=Path, metavar="CSV", help="the synthetic.csv that make-synthetic wrote")
-    p.add_argument("predictions", type=Path, metavar="PREDICTIONS", help="test_predictions.csv from loda train")
+    p.add_argument(
+        "predictions",
+        type=Path,
+        nargs="?",
+        metavar="PREDICTIONS",
+        help="test_predictions.csv from loda train; without it, every image is scored with --model",
+    )
+    p.add_argument("--model", default="default", help="the model that scores the table (default: the app's)")
+    p.add_argument("--crops", type=int, default=5, help="crops per image when scoring (5)")
     p.set_defaults(func=cmd_eval_synthetic)
 
     p = sub.add_parser(

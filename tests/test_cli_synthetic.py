@@ -1,4 +1,5 @@
 import csv
+import json
 
 import numpy as np
 from PIL import Image
@@ -29,6 +30,10 @@ def test_make_pool_then_make_synthetic(tmp_path, capsys):
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 * 2 * 2 and {r["group"] for r in rows} == {"p0", "p1"}
     assert "loda train --dataset csv" in capsys.readouterr().err
+    # a model scores the whole table, then the same report as for loda train's held-out predictions
+    assert main(["eval-synthetic", str(out / "synthetic.csv"), "--model", "loda_tiny", "--crops", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["images"] == 8 and report["references"] == 2 and report["series"] == 4
 
 
 def test_make_synthetic_errors_are_one_line(tmp_path, capsys):
