@@ -83,14 +83,14 @@ def test_missing_file_gives_defaults():
         "default",
         "torch",
         "auto",
-        15,
+        5,
         32,
         0,
     )
 
 
 def test_round_trip(_isolated_user_dirs):
-    s = Settings(model="my-finetune", backend="onnx", device="cpu", crops=5, batch_size=8, threads=4)
+    s = Settings(model="my-finetune", backend="onnx", device="cpu", crops=9, batch_size=8, threads=4)
     written = save_settings(s)
     assert written == _isolated_user_dirs / "config" / "settings.json"
     assert load_settings() == s
@@ -113,7 +113,7 @@ def test_unknown_keys_ignored_and_invalid_values_fall_back(caplog):
     with caplog.at_level(logging.WARNING, logger="loda_desktop.settings"):
         s = load_settings()
     assert s.device == "cuda"  # valid value kept
-    assert (s.backend, s.crops, s.batch_size, s.threads, s.model) == ("torch", 15, 32, 0, "default")
+    assert (s.backend, s.crops, s.batch_size, s.threads, s.model) == ("torch", 5, 32, 0, "default")
     messages = caplog.text
     for name in ("backend", "crops", "batch_size", "threads", "model"):
         assert name in messages
