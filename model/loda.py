@@ -119,6 +119,25 @@ def interaction_layers(depth: int, n_interactions: int) -> list[int]:
     return list(range(0, depth, step))
 
 
+def create_cnn_branch(
+    config: LodaConfig, pretrained: bool, cnn_weights: Path | None, search_dirs: Iterable[Path]
+) -> tuple[nn.Module, nn.ModuleList]:
+    """The frozen CNN (its ``cnn_out_indices`` stages) and one local distortion extractor per stage."""
+    cnn = create_backbone(
+        config.cnn,
+        role="CNN",
+        pretrained=pretrained,
+        weights_file=cnn_weights,
+        search_dirs=list(search_dirs),
+        flag="--cnn-weights",
+        features_only=True,
+        out_indices=config.cnn_out_indices,
+        **config.cnn_kwargs,
+    )
+    extractors = nn.ModuleList(LocalDistortionExtractor(c, config.r, config.pool) for c in cnn.feature_info.channels())
+    return cnn, extractors
+
+
 class LoDa(nn.Module):
     """The LoDa network. Build it with :func:`model.create_model` rather than directly."""
 
@@ -149,22 +168,9 @@ class LoDa(nn.Module):
             img_size=config.img_size,
             **config.vit_kwargs,
         )
-        self.cnn = create_backbone(
-            config.cnn,
-            role="CNN",
-            pretrained=pretrained,
-            weights_file=cnn_weights,
-            search_dirs=search_dirs,
-            flag="--cnn-weights",
-            features_only=True,
-            out_indices=config.cnn_out_indices,
-            **config.cnn_kwargs,
-        )
+        self.cnn, self.extractors = create_cnn_branch(config, pretrained, cnn_weights, search_dirs)
         embed_dim = self.vit.embed_dim
         self.embed_dim = embed_dim
-        self.extractors = nn.ModuleList(
-            LocalDistortionExtractor(c, config.r, config.pool) for c in self.cnn.feature_info.channels()
-        )
         self.inject_at = interaction_layers(len(self.vit.blocks), config.n_interactions)
         if config.injector == "add":
             n_prefix = self.vit.num_prefix_tokens

@@ -47,7 +47,7 @@ import torch.nn as nn
 
 from model.backbones import create_backbone
 from model.configs import LodaConfig
-from model.loda import CosineHead, LocalDistortionExtractor
+from model.loda import CosineHead, create_cnn_branch
 
 __all__ = [
     "BASELINES",
@@ -216,22 +216,9 @@ class CNNRegressor(nn.Module):
         super().__init__()
         pretrained = config.pretrained if pretrained is None else pretrained
         self.config = config if pretrained == config.pretrained else config.replace(pretrained=pretrained)
-        self.cnn = create_backbone(
-            config.cnn,
-            role="CNN",
-            pretrained=pretrained,
-            weights_file=cnn_weights,
-            search_dirs=list(search_dirs),
-            flag="--cnn-weights",
-            features_only=True,
-            out_indices=config.cnn_out_indices,
-            **config.cnn_kwargs,
-        )
+        self.cnn, self.extractors = create_cnn_branch(config, pretrained, cnn_weights, search_dirs)
         for p in self.cnn.parameters():
             p.requires_grad_(False)
-        self.extractors = nn.ModuleList(
-            LocalDistortionExtractor(c, config.r, config.pool) for c in self.cnn.feature_info.channels()
-        )
         self.head_drop = nn.Dropout(config.dropout)
         self.head = CosineHead(config.r)
         for name, values in (("cnn_mean", config.cnn_mean), ("cnn_std", config.cnn_std)):
