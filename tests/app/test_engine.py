@@ -98,9 +98,7 @@ def test_bad_settings_are_engine_errors(shoot):
         Engine.scan(["/definitely/not/here"])
 
 
-def test_the_default_is_the_bundled_profile_then_a_trained_paper_model_once_its_weights_are_here(
-    tmp_path, monkeypatch
-):
+def test_the_default_is_the_bundled_profile_then_a_trained_paper_model_once_its_weights_are_here(tmp_path, monkeypatch):
     from loda_desktop.paths import models_dir
     from model import create_model, get_config
     from model.profiles import build_metadata, save_model, save_profile
