@@ -119,6 +119,25 @@ def interaction_layers(depth: int, n_interactions: int) -> list[int]:
     return list(range(0, depth, step))
 
 
+def create_vit_branch(
+    config: LodaConfig, pretrained: bool, vit_weights: Path | None, search_dirs: Iterable[Path]
+) -> nn.Module:
+    """The frozen ViT without classifier (a project-made one, ``vit_hub=False``, is never fetched from the hub)."""
+    return create_backbone(
+        config.vit,
+        role="ViT",
+        pretrained=pretrained,
+        weights_file=vit_weights,
+        search_dirs=list(search_dirs),
+        flag="--vit-weights",
+        hub=config.vit_hub,
+        local_name=config.vit_local_name or None,
+        num_classes=0,
+        img_size=config.img_size,
+        **config.vit_kwargs,
+    )
+
+
 def create_cnn_branch(
     config: LodaConfig, pretrained: bool, cnn_weights: Path | None, search_dirs: Iterable[Path]
 ) -> tuple[nn.Module, nn.ModuleList]:
@@ -155,19 +174,7 @@ class LoDa(nn.Module):
         # the config records how the backbones were made, so a saved adapter knows it can rebuild them
         self.config = config if pretrained == config.pretrained else config.replace(pretrained=pretrained)
         search_dirs = list(search_dirs)
-        self.vit = create_backbone(
-            config.vit,
-            role="ViT",
-            pretrained=pretrained,
-            weights_file=vit_weights,
-            search_dirs=search_dirs,
-            flag="--vit-weights",
-            hub=config.vit_hub,
-            local_name=config.vit_local_name or None,
-            num_classes=0,
-            img_size=config.img_size,
-            **config.vit_kwargs,
-        )
+        self.vit = create_vit_branch(config, pretrained, vit_weights, search_dirs)
         self.cnn, self.extractors = create_cnn_branch(config, pretrained, cnn_weights, search_dirs)
         embed_dim = self.vit.embed_dim
         self.embed_dim = embed_dim

@@ -45,9 +45,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from model.backbones import create_backbone
 from model.configs import LodaConfig
-from model.loda import CosineHead, create_cnn_branch
+from model.loda import CosineHead, create_cnn_branch, create_vit_branch
 
 __all__ = [
     "BASELINES",
@@ -133,17 +132,7 @@ class ViTRegressor(nn.Module):
         self.dim = dim if dim is not None else DEFAULT_DIM.get(method)
         if self.dim is not None and self.dim < 1:
             raise ValueError(f"{method}: the size of the additions must be at least 1, got {self.dim}")
-        self.vit = create_backbone(
-            config.vit,
-            role="ViT",
-            pretrained=pretrained,
-            weights_file=vit_weights,
-            search_dirs=list(search_dirs),
-            flag="--vit-weights",
-            num_classes=0,
-            img_size=config.img_size,
-            **config.vit_kwargs,
-        )
+        self.vit = create_vit_branch(config, pretrained, vit_weights, search_dirs)
         for p in self.vit.parameters():
             p.requires_grad_(method == "full")
         embed_dim = self.vit.embed_dim
