@@ -11,6 +11,9 @@ the adapter's linear layers; convolutions stay float), per output channel. It is
 score drift for speed on CPUs; see ``docs/performance.md``. An INT8 export gets its own profile name
 (``NAME-int8``), so its scores are catalogued apart from the float model's.
 
+The graph is traced at the profile's crop size, with every spatial size fixed (:func:`static_shapes`): crops are
+always that size, and TensorFlow-ported CNNs (the ``loda_lite`` EfficientNet) could not be exported otherwise.
+
 Writing is atomic: the file appears complete, or not at all. Uses the TorchScript exporter (stable, and
 needs no onnxscript); the exported graph is checked with ``onnx.checker`` and, by default, run once with ONNX
 Runtime at a batch size other than the traced one and compared with torch.
@@ -31,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from .configs import LodaConfig
 from .onnx_scorer import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, SUFFIX
@@ -129,12 +134,105 @@ def _check(proto: Any) -> None:
         raise OnnxExportError(f"the exported graph fails onnx.checker: {str(exc).splitlines()[0]}") from None
 
 
+class _FixedPadConv(nn.Module):
+    """A timm ``Conv2dSame`` with its padding fixed for one input size (shares the original's parameters)."""
+
+    def __init__(self, conv: nn.Conv2d, pad: list[int]) -> None:
+        super().__init__()
+        self.conv = conv
+        self.pad = tuple(int(p) for p in pad)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.conv
+        return F.conv2d(F.pad(x, self.pad), c.weight, c.bias, c.stride, 0, c.dilation, c.groups)
+
+
+def _pool_matrix(n_in: int, n_out: int) -> torch.Tensor:
+    """(n_out, n_in) averaging matrix of adaptive average pooling along one axis (PyTorch's bin edges)."""
+    m = torch.zeros(n_out, n_in)
+    for i in range(n_out):
+        start, end = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+        m[i, start:end] = 1.0 / (end - start)
+    return m
+
+
+class _FixedAdaptivePool(nn.Module):
+    """``AdaptiveAvgPool2d`` for one input size, as two constant matrix products (exact, and sized statically)."""
+
+    def __init__(self, in_size: list[int], out_size: tuple[int, int], like: torch.Tensor) -> None:
+        super().__init__()
+        kw = {"dtype": like.dtype, "device": like.device}
+        self.register_buffer("rows", _pool_matrix(in_size[0], out_size[0]).to(**kw), persistent=False)
+        self.register_buffer(
+            "cols_t", _pool_matrix(in_size[1], out_size[1]).t().contiguous().to(**kw), persistent=False
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(torch.matmul(self.rows, x), self.cols_t)
+
+
+def static_shapes(model: nn.Module, size: int) -> list[tuple[nn.Module, str, nn.Module]]:
+    """Make ``model`` traceable with static shapes at ``size``×``size`` input, for the ONNX export.
+
+    TensorFlow-ported CNNs (timm's ``tf_*`` EfficientNets: the ``loda_lite`` CNN branch) pad their strided
+    convolutions "SAME" from the runtime input size, and the exporter loses every spatial size after such a
+    padding, so it cannot export the extractors' ``AdaptiveAvgPool2d``. Each timm ``Conv2dSame`` gets the
+    fixed padding its input has at this crop size, and each ``AdaptiveAvgPool2d`` becomes two constant matrix
+    products. Both compute exactly what the originals compute on ``size``-px crops, which are the only input
+    the exported graph takes. Returns what was swapped as (parent, attribute, original) for
+    :func:`restore_modules`.
+    """
+    from timm.layers.conv2d_same import Conv2dSame
+    from timm.layers.padding import pad_same_arg
+
+    targets = {
+        name: m for name, m in model.named_modules() if isinstance(m, (Conv2dSame, nn.AdaptiveAvgPool2d)) and name
+    }
+    if not targets:
+        return []
+    sizes: dict[str, list[int]] = {}
+
+    def record(name: str):
+        return lambda _module, args: sizes.__setitem__(name, [int(v) for v in args[0].shape[-2:]])
+
+    hooks = [m.register_forward_pre_hook(record(name)) for name, m in targets.items()]
+    try:
+        like = next(model.parameters())
+        with torch.inference_mode():
+            model(torch.zeros(1, 3, size, size, dtype=like.dtype, device=like.device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    swapped = []
+    for name, module in targets.items():
+        if name not in sizes:  # not on the forward path
+            continue
+        if isinstance(module, nn.AdaptiveAvgPool2d):
+            out = module.output_size if isinstance(module.output_size, tuple) else (module.output_size,) * 2
+            out = tuple(sizes[name][i] if o is None else int(o) for i, o in enumerate(out))
+            replacement: nn.Module = _FixedAdaptivePool(sizes[name], out, like)
+        else:
+            pad = pad_same_arg(sizes[name], list(module.weight.shape[-2:]), list(module.stride), list(module.dilation))
+            replacement = _FixedPadConv(module, pad)
+        parent_name, _, attr = name.rpartition(".")
+        parent = model.get_submodule(parent_name)
+        setattr(parent, attr, replacement)
+        swapped.append((parent, attr, module))
+    return swapped
+
+
+def restore_modules(swapped: list[tuple[nn.Module, str, nn.Module]]) -> None:
+    for parent, attr, original in swapped:
+        setattr(parent, attr, original)
+
+
 def _torch_export(model: LoDa, example: torch.Tensor, path: Path, opset: int) -> None:
     with warnings.catch_warnings():
         # the tracer's notes on Python scalars in timm / F.normalize, and the exporter's own deprecation notice
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
         warnings.filterwarnings("ignore", message=".*feature will be removed.*")
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")  # ViT's CLS-token slice
         try:
             torch.onnx.export(
                 model,
@@ -148,7 +246,8 @@ def _torch_export(model: LoDa, example: torch.Tensor, path: Path, opset: int) ->
                 dynamo=False,
             )
         except Exception as exc:
-            raise OnnxExportError(f"torch.onnx.export failed (opset {opset}): {exc}") from exc
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise OnnxExportError(f"torch.onnx.export failed (opset {opset}): {first}") from exc
 
 
 def _verify(model: LoDa, path: Path, size: int, *, atol: float) -> float:
@@ -217,7 +316,11 @@ def export_onnx(
         device = next(model.parameters()).device
         example = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
         graph = work / "float.onnx"
-        _torch_export(model, example, graph, opset)
+        swapped = static_shapes(model, size)
+        try:
+            _torch_export(model, example, graph, opset)
+        finally:
+            restore_modules(swapped)
         proto = onnx.load(str(graph))
         _annotate(proto, meta)
         _check(proto)
@@ -243,4 +346,12 @@ def export_onnx(
     return out
 
 
-__all__ = ["DEFAULT_OPSET", "OnnxExportError", "export_onnx", "onnx_metadata", "quantize_int8"]
+__all__ = [
+    "DEFAULT_OPSET",
+    "OnnxExportError",
+    "export_onnx",
+    "onnx_metadata",
+    "quantize_int8",
+    "restore_modules",
+    "static_shapes",
+]

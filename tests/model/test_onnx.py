@@ -197,6 +197,56 @@ def test_parity_vit_base_r50_random(photo_set, tmp_path, record_property):
     assert score_diff <= PARITY_ATOL and spread_diff <= PARITY_ATOL
 
 
+def test_parity_loda_lite_with_tf_same_padding(photo_set, tmp_path, record_property):
+    """loda_lite's EfficientNet pads "SAME" from the input size at run time; the export fixes it per crop size."""
+    torch.manual_seed(0)
+    net = create_model("loda_lite", pretrained=False).eval()
+    meta = build_metadata(net.config, name="lite-random", kind="full", calibration=(1.0, 0.0))
+    path = export_onnx(net, meta, tmp_path / "lite.onnx")
+    assert any(type(m).__name__ == "Conv2dSame" for m in net.modules())  # the originals are back after export
+    assert not any(type(m).__name__.startswith("_Fixed") for m in net.modules())
+    photos = [photo_set[0], photo_set[5], photo_set[7]]
+    kw = {"crops": 5, "batch_size": 4}
+    reference = TorchScorer(net, device="cpu", **kw).score(photos)
+    onnx_scores = OnnxScorer(path, device="cpu", **kw).score(photos)
+    score_diff, spread_diff = max_score_diff(reference, onnx_scores)
+    record_property("lite_max_abs_diff", score_diff)
+    assert score_diff <= PARITY_ATOL and spread_diff <= PARITY_ATOL
+
+
+@pytest.mark.parametrize("size", [224, 97])
+def test_static_shapes_compute_what_the_originals_compute(size):
+    """Fixed SAME padding and matrix pooling equal timm's dynamic padding and AdaptiveAvgPool2d, odd sizes too."""
+    from timm.layers.conv2d_same import Conv2dSame
+
+    from model.onnx_export import restore_modules, static_shapes
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        Conv2dSame(3, 8, 3, stride=2), Conv2dSame(8, 8, 5, stride=2), torch.nn.AdaptiveAvgPool2d((5, 3))
+    ).eval()
+
+    class Wrap(torch.nn.Module):  # static_shapes runs its probe with (1, 3, size, size)
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = net
+
+        def forward(self, x):
+            return self.body(x)
+
+    model = Wrap().eval()
+    x = torch.rand(2, 3, size, size)
+    with torch.inference_mode():
+        before = model(x)
+        swapped = static_shapes(model, size)
+        assert len(swapped) == 3
+        after = model(x)
+        restore_modules(swapped)
+        assert [type(m) for m in net] == [Conv2dSame, Conv2dSame, torch.nn.AdaptiveAvgPool2d]
+    assert after.shape == before.shape
+    assert torch.allclose(after, before, atol=1e-6)
+
+
 def test_int8_is_smaller_and_its_drift_is_reported(tiny, photo_set, tmp_path, record_property):
     net, meta, float_path = tiny
     path = export_onnx(net, meta, tmp_path / "tiny-int8.onnx", int8=True)
