@@ -171,7 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", metavar="OUT", help="write the ranking as CSV to OUT ('-' for standard output)")
     p.add_argument("--json", action="store_true", help="print the ranking as JSON instead of a table")
     p.add_argument("--model", metavar="M", help="model profile name or file, or a config name (default: settings)")
-    p.add_argument("--backend", choices=["torch", "onnx"], help="inference backend (default: settings)")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx"],
+        help="inference backend; auto: ONNX Runtime on a CPU (the profile exported once, cached), else torch"
+        " (default: settings, auto)",
+    )
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="cpu or cuda, either backend (default: settings)")
     p.add_argument("--crops", type=int, metavar="K", help="crops averaged per photo (default: settings, 5; paper: 15)")
     p.add_argument("--batch", type=int, metavar="B", help="crops per inference batch (default: settings, 32)")

@@ -55,7 +55,7 @@ class _Rule:
 FIELD_RULES: dict[str, _Rule] = {
     "version": _Rule(int, minimum=1),
     "model": _Rule(str, nonempty=True),
-    "backend": _Rule(str, choices=("torch", "onnx")),
+    "backend": _Rule(str, choices=("auto", "torch", "onnx")),
     "device": _Rule(str, choices=("auto", "cpu", "cuda")),
     "crops": _Rule(int, minimum=1, maximum=256),
     "batch_size": _Rule(int, minimum=1, maximum=4096),
@@ -87,7 +87,7 @@ class Settings:
 
     version: int = SETTINGS_VERSION
     model: str = "default"  # model profile name or path
-    backend: str = "torch"  # "torch" | "onnx"
+    backend: str = "auto"  # "auto" (ONNX Runtime on a CPU when it can, else torch) | "torch" | "onnx"
     device: str = "auto"  # "auto" | "cpu" | "cuda"
     crops: int = 5  # test-time crops averaged per photo: 5 cover a 384-px photo; the paper evaluates with 15
     batch_size: int = 32  # crops per inference batch

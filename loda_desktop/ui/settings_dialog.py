@@ -91,7 +91,11 @@ class SettingsDialog(QDialog):
             self.model.setEditText(settings.model)
 
         self.backend = QComboBox()
-        for value, text in (("torch", "PyTorch"), ("onnx", "ONNX Runtime")):
+        for value, text in (
+            ("auto", "Automatic (ONNX Runtime on a CPU, else PyTorch)"),
+            ("torch", "PyTorch"),
+            ("onnx", "ONNX Runtime (.onnx model files)"),
+        ):
             self.backend.addItem(text, value)
         self.backend.setCurrentIndex(max(0, self.backend.findData(settings.backend)))
         self.device = QComboBox()

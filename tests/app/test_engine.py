@@ -31,9 +31,12 @@ def test_scores_go_to_the_catalog_and_a_rescan_skips_them(shoot):
     results = []
     first = engine.score_paths(shoot, on_result=results.append)
     assert (first.scored, first.cached, first.failed) == (5, 0, 0)
+    assert 0 < first.load_seconds < first.seconds  # the model was built in this run; the rate leaves that out
+    assert first.photos_per_second == pytest.approx(5 / (first.seconds - first.load_seconds))
     assert all(r.status == "ok" and r.score is not None for r in results)
     again = Engine(fast_settings()).score_paths(shoot)
     assert (again.scored, again.cached) == (0, 5)
+    assert again.load_seconds == 0  # nothing to score: no model loaded
     with Catalog() as cat:
         _, score = cat.get(shoot[0], engine.model_key)
         assert score.score == pytest.approx(results[0].score)
@@ -119,3 +122,77 @@ def test_the_default_is_the_bundled_profile_then_a_trained_paper_model_once_its_
     (models_dir() / f"{paper.cnn}.safetensors").write_bytes(b"weights")
     assert resolve_model("default").name == "my-koniq"
     assert resolve_model("loda-default").name == "loda-default"  # still selectable by name
+
+
+@pytest.fixture
+def tiny_profile(tmp_path):
+    """A loda_tiny profile file (random weights, fixed seed), as a trained profile would be."""
+    import torch
+
+    from model import create_model
+    from model.profiles import save_model
+
+    torch.manual_seed(0)
+    net = create_model("loda_tiny", pretrained=False)
+    return save_model(net, tmp_path / "models" / "tiny-shoot.safetensors", name="tiny-shoot", trained_on={"x": 1})
+
+
+@pytest.mark.auto_onnx
+def test_auto_backend_exports_the_profile_once_and_scores_like_torch(shoot, tiny_profile, monkeypatch):
+    import model.onnx_export
+    from loda_desktop.paths import cache_dir
+
+    auto = Engine(fast_settings(model=str(tiny_profile), backend="auto", device="cpu"))
+    assert auto.scorer.describe() == "onnxruntime CPU"
+    exported = list((cache_dir() / "onnx").glob("*.onnx"))
+    assert [p.name.split("-")[:2] for p in exported] == [["tiny", "shoot"]]
+    torch_engine = Engine(fast_settings(model=str(tiny_profile), backend="torch", device="cpu"))
+    assert auto.model_key == torch_engine.model_key  # same scores, same catalog entries
+    onnx_scores = [r.score for r in auto.scorer.score(shoot)]
+    torch_scores = [r.score for r in torch_engine.scorer.score(shoot)]
+    assert np.allclose(onnx_scores, torch_scores, atol=1e-4)
+
+    # a second engine reuses the export (exporting again would fail here)
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again")
+
+    with monkeypatch.context() as m:
+        m.setattr(model.onnx_export, "export_onnx", no_export)
+        assert Engine(fast_settings(model=str(tiny_profile), backend="auto", device="cpu")).scorer.backend == "onnx"
+
+    # a changed profile file is exported afresh and replaces the old export
+    st = tiny_profile.stat()
+    os.utime(tiny_profile, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert Engine(fast_settings(model=str(tiny_profile), backend="auto", device="cpu")).scorer.backend == "onnx"
+    again = list((cache_dir() / "onnx").glob("*.onnx"))
+    assert len(again) == 1 and again != exported
+
+
+@pytest.mark.auto_onnx
+def test_auto_backend_falls_back_to_torch(shoot, tiny_profile, caplog, monkeypatch):
+    import model.onnx_export
+
+    # a bare config (random weights that change every load) is never exported
+    assert Engine(fast_settings(model="loda_tiny", backend="auto", device="cpu")).scorer.backend == "torch"
+
+    def broken(*args, **kwargs):
+        raise model.onnx_export.OnnxExportError("simulated export failure")
+
+    with monkeypatch.context() as m, caplog.at_level("WARNING"):
+        m.setattr(model.onnx_export, "export_onnx", broken)
+        engine = Engine(fast_settings(model=str(tiny_profile), backend="auto", device="cpu"))
+        assert engine.scorer.backend == "torch"
+    assert "simulated export failure" in caplog.text and "scoring with torch" in caplog.text
+    assert engine.score_paths(shoot).scored == 5
+
+    monkeypatch.setenv("LODA_AUTO_ONNX", "0")  # the user's switch
+    assert Engine(fast_settings(model=str(tiny_profile), backend="auto", device="cpu")).scorer.backend == "torch"
+
+
+def test_the_summary_reports_model_loading_apart_from_the_scoring_rate():
+    from loda_desktop.engine import ScoreSummary
+
+    summary = ScoreSummary(total=10, scored=10, seconds=7.0, load_seconds=2.0, model_name="m")
+    assert summary.photos_per_second == pytest.approx(2.0)
+    assert "7.0 s (model loading 2.0 s); 2.00 photos/s" in summary.describe()
+    assert "model loading" not in ScoreSummary(total=1, scored=1, seconds=1.0).describe()

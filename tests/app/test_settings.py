@@ -81,7 +81,7 @@ def test_missing_file_gives_defaults():
     assert (s.version, s.model, s.backend, s.device, s.crops, s.batch_size, s.threads) == (
         1,
         "default",
-        "torch",
+        "auto",
         "auto",
         5,
         32,
@@ -113,7 +113,7 @@ def test_unknown_keys_ignored_and_invalid_values_fall_back(caplog):
     with caplog.at_level(logging.WARNING, logger="loda_desktop.settings"):
         s = load_settings()
     assert s.device == "cuda"  # valid value kept
-    assert (s.backend, s.crops, s.batch_size, s.threads, s.model) == ("torch", 5, 32, 0, "default")
+    assert (s.backend, s.crops, s.batch_size, s.threads, s.model) == ("auto", 5, 32, 0, "default")
     messages = caplog.text
     for name in ("backend", "crops", "batch_size", "threads", "model"):
         assert name in messages
