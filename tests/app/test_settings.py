@@ -79,7 +79,7 @@ def test_missing_file_gives_defaults():
     s = load_settings()
     assert s == Settings()
     assert (s.version, s.model, s.backend, s.device, s.crops, s.batch_size, s.threads) == (
-        1,
+        2,
         "default",
         "auto",
         "auto",
@@ -146,7 +146,7 @@ def test_newer_version_reads_known_keys():
     paths.settings_path().write_text(json.dumps({"version": 99, "crops": 3, "future": 1}))
     s = load_settings()
     assert s.crops == 3
-    assert s.version == 1
+    assert s.version == 2
 
 
 def test_validation_in_constructor_and_save():
@@ -204,3 +204,10 @@ def test_atomic_write_keeps_permissions(tmp_path):
     with pytest.raises(ValueError), paths.atomic_write(target, "a"):
         pass
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == ["b.bin", "out.txt"]
+
+
+@pytest.mark.parametrize(("old", "new"), [("torch", "auto"), ("onnx", "onnx")])
+def test_version_1_files_move_from_the_old_default_backend_to_auto(old, new):
+    paths.settings_path().write_text(json.dumps({"version": 1, "backend": old, "crops": 9}))
+    s = load_settings()
+    assert (s.version, s.backend, s.crops) == (2, new, 9)
