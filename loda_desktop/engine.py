@@ -102,24 +102,22 @@ def cached_onnx_export(profile: Profile) -> Path:
     profile name are removed when a new one is written.
     """
     import hashlib
-
-    import timm
-    import torch
-
-    from model.onnx_export import export_onnx
-    from model.profiles import load_model
+    from importlib.metadata import version
 
     if profile.path is None:
         raise ValueError(f"'{profile.name}' is a config, not a profile file")
     stat = profile.path.stat()
-    ident = f"{profile.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{profile.key}|{torch.__version__}"
-    ident += f"|{timm.__version__}|{ONNX_CACHE_VERSION}"
+    ident = f"{profile.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{profile.key}|{version('torch')}"
+    ident += f"|{version('timm')}|{ONNX_CACHE_VERSION}"  # package metadata: importing timm costs 2 s
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in profile.name)[:60] or "model"
     folder = cache_dir() / "onnx"
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"{safe}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.onnx"
     if out.is_file():
         return out
+    from model.onnx_export import export_onnx
+    from model.profiles import load_model
+
     started = time.perf_counter()
     model = load_model(profile, search_dirs=model_search_dirs())
     export_onnx(model, profile, out)
