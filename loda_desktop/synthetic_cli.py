@@ -101,15 +101,15 @@ def _score_table(table: Path, model: str, crops: int) -> Path:
 
     from tqdm import tqdm
 
-    from model.scorer import torch_scorer_from_profile
     from trainer.datasets import read_csv_table
     from trainer.synthetic import SyntheticError
 
-    from .engine import model_search_dirs, resolve_model
+    from .engine import Engine
+    from .settings import Settings
 
     samples = read_csv_table(table)
-    profile = resolve_model(model)
-    scorer = torch_scorer_from_profile(profile, device="cpu", crops=crops, search_dirs=model_search_dirs())
+    engine = Engine(Settings(model=model, crops=crops, device="cpu"))  # the app's scorer: backend auto
+    profile, scorer = engine.profile, engine.scorer
     out = table.with_name(f"predictions-{profile.name}-{crops}crops.csv")
     with open(out, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
