@@ -21,8 +21,6 @@ from PIL import Image, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
-
 
 def load(path: Path, max_side: int) -> Image.Image:
     with Image.open(path) as img:
@@ -49,9 +47,10 @@ def main() -> int:
     args = ap.parse_args()
 
     from loda_desktop.engine import model_search_dirs, resolve_model
+    from loda_desktop.scan import scan_many
     from model.scorer import torch_scorer_from_profile
 
-    photos = sorted(p for d in args.photos_dir for p in d.rglob("*") if p.suffix.lower() in SUFFIXES)
+    photos = scan_many(args.photos_dir)  # the app's own scan: every format it scores, sorted
     if not photos:
         raise SystemExit("no photos found")
     damages = [f"noise σ{s:g}" for s in args.noise] + [f"blur r{r:g}" for r in args.blur]

@@ -15,8 +15,8 @@ and batch size through the same :class:`model.scorer.BaseScorer` pipeline (decod
 It prints one table: photos/s, the ratio to the first row of the group (torch CPU, or torch CUDA fp32), the
 largest score difference from that row, and for INT8 the SRCC between INT8 and float scores over the photos.
 Photos: the demo photos in assets/demo, then generated 1200x800 JPEGs up to ``--photos``; or the first
-``--photos`` JPEG/PNG/WebP files under ``--photos-dir``. ``--profiles`` benchmarks trained profiles (names or
-files, ``default`` for the app's default model) with their real weights.
+``--photos`` photos the app finds under ``--photos-dir`` (in path order). ``--profiles`` benchmarks trained
+profiles (names or files, ``default`` for the app's default model) with their real weights.
 """
 
 from __future__ import annotations
@@ -101,8 +101,9 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="loda_bench_"))
     (work / "photos").mkdir(parents=True, exist_ok=True)
     if args.photos_dir:
-        found = sorted(p for p in args.photos_dir.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
-        photos = found[: args.photos]
+        from loda_desktop.scan import scan_many
+
+        photos = scan_many([args.photos_dir])[: args.photos]  # the app's own scan: every format it scores
         if not photos:
             raise SystemExit(f"no photos in {args.photos_dir}")
     else:
