@@ -44,6 +44,7 @@ def cmd_make_synthetic(args: argparse.Namespace) -> int:
             levels=args.levels,
             seed=args.seed,
             workers=args.workers,
+            resume=args.resume,
             progress=progress,
         )
     finally:
@@ -143,7 +144,7 @@ def add_synthetic_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "make-synthetic",
-        help="distort reference photos (23 types x 5 levels) and label them with a full-reference pseudo-MOS",
+        help="distort reference photos (24 types x 5 levels) and label them with a full-reference pseudo-MOS",
     )
     p.add_argument("src_dir", type=Path, metavar="SRC_DIR", help="folder of pristine reference photos")
     p.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="where images/ and synthetic.csv go")
@@ -151,6 +152,11 @@ def add_synthetic_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--levels", type=int, default=5, help="levels per distortion (1..5, default 5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU core)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the images OUT_DIR's CSV already lists and make only the missing ones (same seed)",
+    )
     p.set_defaults(func=cmd_make_synthetic)
 
     p = sub.add_parser(

@@ -1,7 +1,7 @@
 """A KADID-10k-style synthetic distortion dataset with pseudo-MOS labels, built from pristine photos.
 
 Every reference photo is resized (short side :data:`SHORT_SIDE`, the model's input size, so training needs no
-further resampling) and distorted by each of :data:`DISTORTIONS` (23 types) at 5 levels of increasing strength.
+further resampling) and distorted by each of :data:`DISTORTIONS` (24 types) at 5 levels of increasing strength.
 Each distorted image is labelled with a *pseudo-MOS*: the KADIS-700k / DeepFL-IQA idea of using full-reference
 metrics as a stand-in for human opinion. Here six full-reference metrics from ``piq`` that need no download
 (SSIM, GMSD, MS-GMSD, HaarPSI, MDSI, VSI) are each turned into a percentile rank over the whole dataset
@@ -12,10 +12,10 @@ Rows are grouped by reference photo, so splits never leak content.
 
 Distortions come from ``corrupt-tta`` (ImageNet-C corruptions) where it has them with levels that grow
 monotonically; the rest (JPEG 2000, WebP, under-exposure, colour cast, (de)saturation, colour quantisation,
-resampling, pixelation, impulse noise, camera shake, median smear, haze, chromatic aberration, vignetting) are
-written here with Pillow / numpy / scipy: ImageNet-C's own motion blur, zoom blur, fog and pixelate change randomly
-or non-monotonically between levels, and its impulse noise cannot be seeded. Each level is deterministic given the
-seed.
+resampling, pixelation, impulse and mild sensor noise, camera shake, median smear, haze, chromatic aberration,
+vignetting) are written here with Pillow / numpy / scipy: ImageNet-C's own motion blur, zoom blur, fog and
+pixelate change randomly or non-monotonically between levels, and its impulse noise cannot be seeded. Each level
+is deterministic given the seed.
 
 Output: ``OUT_DIR/images/<ref>/<ref>__<type>__<level>.png`` and ``OUT_DIR/synthetic.csv`` with columns
 ``path, score, group, distortion, level`` plus one column per metric; ``loda train --dataset csv`` reads it.
@@ -177,6 +177,19 @@ def impulse_noise(img: Array, level: int, rng: np.random.Generator) -> Array:
     return out
 
 
+def sensor_noise(img: Array, level: int, rng: np.random.Generator) -> Array:
+    """Mild Gaussian noise as a camera shows at high ISO: luminance grain plus half as much colour noise.
+
+    Its levels (σ 3–17 of 255 at the model's input size) lie below ImageNet-C's mildest Gaussian noise (σ 20): a
+    full-resolution photo with visible noise is this mild after the downscale to the model's input, and without
+    them the model never saw such noise.
+    """
+    sigma = [3.0, 5.0, 8.0, 12.0, 17.0][level - 1]
+    luma = rng.normal(0.0, sigma, img.shape[:2])[..., None]
+    chroma = rng.normal(0.0, sigma / 2, img.shape)
+    return _u8(img + luma + chroma)
+
+
 def median_smear(img: Array, level: int, rng: np.random.Generator) -> Array:
     """Over-aggressive denoising: detail smeared away by a median filter."""
     from PIL import ImageFilter
@@ -231,6 +244,7 @@ def _registry() -> dict[str, Distortion]:
         "median_smear": ("blur", median_smear),
         "haze": ("contrast", haze),
         "impulse_noise": ("noise", impulse_noise),
+        "sensor_noise": ("noise", sensor_noise),
         "chromatic_aberration": ("lens", chromatic_aberration),
         "vignetting": ("lens", vignetting),
     }
@@ -286,8 +300,8 @@ def fr_metrics(reference: Array, distorted: Array) -> dict[str, float]:
         "mdsi": piq.mdsi,
         "vsi": piq.vsi,
     }
-    with torch.no_grad():
-        return {name: float(fn(dis, ref, data_range=1.0)) for name, fn in fns.items()}
+    with torch.no_grad():  # rounded as the CSV stores them, so a resumed build ranks exactly as a full one
+        return {name: round(float(fn(dis, ref, data_range=1.0)), 6) for name, fn in fns.items()}
 
 
 def pseudo_mos(rows: Sequence[dict[str, float]]) -> np.ndarray:
@@ -386,27 +400,53 @@ def prepare_pool(
 # --- the builder -------------------------------------------------------------------------------------------
 
 
-def _one_reference(args: tuple[str, str, tuple[str, ...], int, int]) -> list[dict]:
-    ref_path, out_dir, types, levels, seed = args
+def _one_reference(args: tuple[str, str, tuple[str, ...], int, int, dict[str, dict]]) -> list[dict]:
+    ref_path, out_dir, types, levels, seed, done = args
     import torch
 
     torch.set_num_threads(1)
     ref_path_p = Path(ref_path)
     group = ref_path_p.stem
-    with Image.open(ref_path_p) as im:
-        ref = np.asarray(im.convert("RGB"))
     folder = Path(out_dir) / "images" / group
-    folder.mkdir(parents=True, exist_ok=True)
+    ref = None
     rows = []
     for name in types:
         for level in range(1, levels + 1):
-            img = distort(ref, name, level, seed=_seed(seed, group))
             path = folder / f"{group}__{name}__{level}.png"
+            rel = str(path.relative_to(out_dir))
+            if rel in done and path.is_file():
+                rows.append(done[rel])
+                continue
+            if ref is None:
+                with Image.open(ref_path_p) as im:
+                    ref = np.asarray(im.convert("RGB"))
+                folder.mkdir(parents=True, exist_ok=True)
+            img = distort(ref, name, level, seed=_seed(seed, group))
             Image.fromarray(img).save(path, compress_level=1)
-            row = {"path": str(path.relative_to(out_dir)), "group": group, "distortion": name, "level": level}
+            row = {"path": rel, "group": group, "distortion": name, "level": level}
             row.update(fr_metrics(ref, img))
             rows.append(row)
     return rows
+
+
+def _earlier_rows(csv_path: Path) -> dict[str, dict]:
+    """The rows of an earlier build's CSV, by image path, with their metrics (for ``resume``)."""
+    if not csv_path.is_file():
+        return {}
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as f:
+            return {
+                r["path"]: {
+                    "path": r["path"],
+                    "group": r["group"],
+                    "distortion": r["distortion"],
+                    "level": int(r["level"]),
+                    **{m: float(r[m]) for m in METRICS},
+                }
+                for r in csv.DictReader(f)
+            }
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise SyntheticError(f"cannot resume from {csv_path}: {e}; build into a new folder instead") from None
 
 
 def make_synthetic(
@@ -417,11 +457,15 @@ def make_synthetic(
     levels: int = LEVELS,
     seed: int = 0,
     workers: int | None = None,
+    resume: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Distort every PNG/JPEG reference in ``src_dir`` (see :func:`prepare_pool`) and write the labelled CSV.
 
-    Returns the CSV path. Deterministic for a given seed, whatever the number of workers.
+    Returns the CSV path. Deterministic for a given seed, whatever the number of workers. With ``resume``, images
+    that ``out_dir``'s CSV already lists (and that exist) are kept with their metrics and only the rest is made, so
+    an interrupted build, or one with a distortion type added, need not start over; the pseudo-MOS is then ranked
+    over the whole table again, as a full build would (same seed and distortion code assumed).
     """
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if not src_dir.is_dir():
@@ -435,8 +479,12 @@ def make_synthetic(
         raise SyntheticError(f"unknown distortion(s) {', '.join(unknown)}; known: {', '.join(sorted(DISTORTIONS))}")
     for module, package in (("piq", "piq"), ("corrupt_tta", "corrupt-tta")):
         _need(module, package)
+    done = _earlier_rows(out_dir / CSV_NAME) if resume else {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(str(r), str(out_dir), types, levels, seed) for r in refs]
+    by_group: dict[str, dict[str, dict]] = {}
+    for rel, row in done.items():
+        by_group.setdefault(row["group"], {})[rel] = row
+    jobs = [(str(r), str(out_dir), types, levels, seed, by_group.get(r.stem, {})) for r in refs]
     workers = workers or max(1, (os.cpu_count() or 1))
     rows: list[dict] = []
     if workers == 1:

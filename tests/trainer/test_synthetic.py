@@ -132,6 +132,37 @@ def test_make_synthetic_writes_a_csv_the_trainer_reads(tmp_path, one_torch_threa
     assert {s.group for s in samples} == {"ref0", "ref1"}
 
 
+def test_a_resumed_build_makes_only_what_is_missing_and_equals_a_full_build(tmp_path, one_torch_thread):
+    src = tmp_path / "refs"
+    src.mkdir()
+    for i in range(2):
+        Image.fromarray(textured(seed=i)).save(src / f"ref{i}.png")
+    full = make_synthetic(src, tmp_path / "full", types=["gaussian_blur", "sensor_noise", "webp"], levels=2, workers=1)
+    part = tmp_path / "part"
+    make_synthetic(src, part, types=["gaussian_blur", "webp"], levels=2, workers=1)
+    kept = part / "images" / "ref0" / "ref0__webp__2.png"
+    stamp = kept.stat().st_mtime_ns
+    lost = part / "images" / "ref1" / "ref1__gaussian_blur__1.png"
+    lost.unlink()  # an image the CSV lists but that is gone is made again
+    resumed = make_synthetic(
+        src, part, types=["gaussian_blur", "sensor_noise", "webp"], levels=2, workers=1, resume=True
+    )
+    assert kept.stat().st_mtime_ns == stamp and lost.is_file()
+    assert resumed.read_text() == full.read_text()  # same rows, same metrics, same pseudo-MOS ranks
+
+    resumed.write_text("path,score\nimages/x.png,0.5\n")
+    with pytest.raises(SyntheticError, match="cannot resume"):
+        make_synthetic(src, part, types=["webp"], levels=1, workers=1, resume=True)
+
+
+def test_sensor_noise_is_milder_than_the_mildest_imagenet_c_noise(one_torch_thread):
+    img = textured()
+    ssim = [fr_metrics(img, distort(img, "sensor_noise", level))["ssim"] for level in range(1, LEVELS + 1)]
+    assert ssim == sorted(ssim, reverse=True)
+    assert ssim[0] > 0.9
+    assert ssim[-1] >= fr_metrics(img, distort(img, "gaussian_noise", 1))["ssim"]
+
+
 def test_bad_input_is_a_clear_error(tmp_path):
     with pytest.raises(SyntheticError, match="no such folder"):
         make_synthetic(tmp_path / "nope", tmp_path / "out")
