@@ -42,6 +42,9 @@ BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "assets" / "models"
 BACKENDS = ("auto", "torch", "onnx")
 AUTO_ONNX_ENV = "LODA_AUTO_ONNX"  # "0": backend auto always uses torch (the tests set it; a user may too)
 ONNX_CACHE_VERSION = 1  # bump when the export changes what it writes
+# Backend auto exports no bigger model: the default model (25 MB) runs 1.9x as fast with ONNX Runtime, the
+# paper's loda_vit_base_r50 (a 458 MB export, about 47 s to make) only 1.06-1.08x (docs/performance.md).
+AUTO_ONNX_MAX_BYTES = 100 * 2**20
 BUNDLED_ENV = "LODA_BUNDLED_MODELS"  # another folder of bundled profiles (a packaged app, or tests: an empty one)
 
 
@@ -94,8 +97,28 @@ def _runnable(profile: Profile, dirs: Sequence[Path]) -> bool:
     return vit is not None and cached_weights(cfg.cnn, dirs) is not None
 
 
-def cached_onnx_export(profile: Profile) -> Path:
+def export_size_estimate(profile: Profile) -> int:
+    """Bytes an ONNX export of ``profile`` (a profile file) will take: its float32 weights, from the files on disk.
+
+    A full profile holds every weight; an adapter profile adds its two backbones' weight files.
+    """
+    if profile.path is None:
+        raise ValueError(f"'{profile.name}' is a config, not a profile file")
+    size = profile.path.stat().st_size
+    if profile.kind != "full":
+        from model.backbones import cached_weights
+
+        cfg, dirs = profile.config, model_search_dirs()
+        vit = cached_weights(cfg.vit, dirs, hub=cfg.vit_hub, local_name=cfg.vit_local_name or None)
+        size += sum(p.stat().st_size for p in (vit, cached_weights(cfg.cnn, dirs)) if p is not None)
+    return size
+
+
+def cached_onnx_export(profile: Profile, max_bytes: int | None = None) -> Path | None:
     """The ONNX export of ``profile`` (a profile file) in the user cache; exported on first use (a few seconds).
+
+    With ``max_bytes``, a profile whose export would be larger (:func:`export_size_estimate`) is not exported
+    and None is returned.
 
     The file name carries a digest of the profile file (path, size, modification time) and of the exporting
     library versions, so a changed profile or a new torch/timm gets a fresh export; older exports of the same
@@ -115,6 +138,14 @@ def cached_onnx_export(profile: Profile) -> Path:
     out = folder / f"{safe}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.onnx"
     if out.is_file():
         return out
+    if max_bytes is not None and (size := export_size_estimate(profile)) > max_bytes:
+        log.info(
+            "not exporting %s for ONNX Runtime: %.0f MB of weights (more than %.0f MB); scoring with torch",
+            profile.name,
+            size / 2**20,
+            max_bytes / 2**20,
+        )
+        return None
     from model.onnx_export import export_onnx
     from model.profiles import load_model
 
@@ -243,11 +274,11 @@ class Engine:
     def _auto_onnx_scorer(self) -> BaseScorer | None:
         """Backend ``auto`` on the CPU: ONNX Runtime on this profile's export, cached; None means use torch.
 
-        On a CPU ONNX Runtime runs the default model 1.9x as fast as torch (loda_vit_base_r50: 1.06-1.08x;
-        docs/performance.md) and gives the same scores (the export is checked against torch), so the catalog key
-        stays the profile's. Only
-        profile files are exported (a bare config has random weights that change every load); the export is
-        made once per profile file and reused until that file changes. Any failure falls back to torch.
+        On a CPU ONNX Runtime runs the default model 1.9x as fast as torch and gives the same scores (the export is
+        checked against torch), so the catalog key stays the profile's. Only profile files are exported (a bare
+        config has random weights that change every load), and only up to :data:`AUTO_ONNX_MAX_BYTES` of
+        weights; the export is made once per profile file and reused until that file changes. Any failure falls
+        back to torch.
         """
         s = self.settings
         path = self.profile.path
@@ -266,7 +297,9 @@ class Engine:
             raise EngineError(str(exc)) from None
         started = time.perf_counter()
         try:
-            onnx_path = cached_onnx_export(self.profile)
+            onnx_path = cached_onnx_export(self.profile, max_bytes=AUTO_ONNX_MAX_BYTES)
+            if onnx_path is None:
+                return None
             from model.onnx_scorer import OnnxScorer
 
             scorer = OnnxScorer(

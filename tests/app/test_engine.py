@@ -6,6 +6,7 @@ import pytest
 from loda_desktop.catalog import Catalog
 from loda_desktop.engine import Engine, EngineError, resolve_model
 from loda_desktop.settings import Settings
+from model.profiles import Profile
 
 from .badfiles import photo
 
@@ -187,6 +188,26 @@ def test_auto_backend_falls_back_to_torch(shoot, tiny_profile, caplog, monkeypat
 
     monkeypatch.setenv("LODA_AUTO_ONNX", "0")  # the user's switch
     assert Engine(fast_settings(model=str(tiny_profile), backend="auto", device="cpu")).scorer.backend == "torch"
+
+
+@pytest.mark.auto_onnx
+def test_auto_backend_leaves_big_models_to_torch(tiny_profile, caplog, monkeypatch):
+    import loda_desktop.engine as engine_mod
+    from loda_desktop.paths import cache_dir, models_dir
+
+    profile = resolve_model(str(tiny_profile))
+    alone = tiny_profile.stat().st_size
+    assert profile.kind == "full" and engine_mod.export_size_estimate(profile) == alone  # every weight inside
+    models_dir().mkdir(parents=True, exist_ok=True)
+    (models_dir() / f"{profile.config.cnn}.safetensors").write_bytes(b"\0" * 12345)  # as a user places them
+    assert engine_mod.export_size_estimate(profile) == alone
+    adapter = Profile({**profile.metadata, "kind": "adapter"}, tiny_profile)  # adds its backbones' files
+    assert engine_mod.export_size_estimate(adapter) == alone + 12345
+
+    monkeypatch.setattr(engine_mod, "AUTO_ONNX_MAX_BYTES", alone - 1)  # now a byte too big
+    with caplog.at_level("INFO"):
+        assert Engine(fast_settings(model=str(tiny_profile), backend="auto", device="cpu")).scorer.backend == "torch"
+    assert "not exporting tiny-shoot" in caplog.text and not list((cache_dir() / "onnx").glob("*.onnx"))
 
 
 def test_the_summary_reports_model_loading_apart_from_the_scoring_rate():
