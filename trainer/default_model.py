@@ -57,7 +57,8 @@ def make_default(
         **source,
         "dataset": "synthetic",
         "summary": (
-            f"LoDa Desktop synthetic distortions (23 types x 5 levels, pseudo-MOS from 6 full-reference metrics)"
+            f"LoDa Desktop synthetic distortions ({len(held_out.get('series_srcc_by_type') or {}) or '?'} types x 5"
+            " levels, pseudo-MOS from 6 full-reference metrics)"
             f" of {source.get('n_train', '?')} images of the training reference photos; held-out metrics on"
             f" {held_out.get('images', '?')} images of {held_out.get('references', '?')} unseen reference photos"
         ),

@@ -23,7 +23,9 @@ def test_the_default_profile_carries_the_network_and_says_what_it_was_trained_on
     vit = tmp_path / "vit.safetensors"
     _save(net.vit, vit, {"held_out": {"type_accuracy": 0.8}})
     report = tmp_path / "report.json"
-    report.write_text(json.dumps({"images": 20, "references": 4, "srcc": 0.93, "plcc": 0.94, "series_srcc": 0.95}))
+    by_type = {"webp": 0.9, "sensor_noise": 1.0}
+    held_out = {"images": 20, "references": 4, "srcc": 0.93, "plcc": 0.94, "series_srcc": 0.95}
+    report.write_text(json.dumps({**held_out, "series_srcc_by_type": by_type}))
 
     out = make_default(trained, tmp_path / "loda-default.safetensors", vit_weights=vit, report=report)
     profile = read_profile(out)
@@ -32,6 +34,7 @@ def test_the_default_profile_carries_the_network_and_says_what_it_was_trained_on
     assert (
         profile.metadata["trained_on"]["n_train"] == 80 and "gcompris" in profile.metadata["trained_on"]["photo_pool"]
     )
+    assert "(2 types x 5 levels" in profile.metadata["trained_on"]["summary"]
     assert profile.metadata["vit_pretraining"]["held_out"]["type_accuracy"] == 0.8
     assert profile.calibration == (2.0, 1.0)
     x = torch.rand(2, 3, 224, 224)
