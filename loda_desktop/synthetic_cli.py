@@ -45,6 +45,7 @@ def cmd_make_synthetic(args: argparse.Namespace) -> int:
             seed=args.seed,
             workers=args.workers,
             resume=args.resume,
+            references=args.with_references,
             progress=progress,
         )
     finally:
@@ -156,6 +157,11 @@ def add_synthetic_parsers(sub: argparse._SubParsersAction) -> None:
         "--resume",
         action="store_true",
         help="keep the images OUT_DIR's CSV already lists and make only the missing ones (same seed)",
+    )
+    p.add_argument(
+        "--with-references",
+        action="store_true",
+        help="also list each reference photo itself (distortion 'none', level 0), so training sees undamaged photos",
     )
     p.set_defaults(func=cmd_make_synthetic)
 

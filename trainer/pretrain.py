@@ -68,7 +68,10 @@ class PretrainConfig:
 
 
 def _labelled(csv_path: Path) -> tuple[list[Any], list[int], list[int], list[str]]:
-    """Samples (as ``loda train`` reads them), distortion-type indices, level indices (0-based), type names."""
+    """Samples (as ``loda train`` reads them), distortion-type indices, level indices (0-based), type names.
+
+    Reference photos listed as themselves (level 0, ``make-synthetic --with-references``) are left out: the
+    pretext task names a distortion and its level."""
     from .datasets import DatasetError, read_csv_table
 
     try:
@@ -79,14 +82,17 @@ def _labelled(csv_path: Path) -> tuple[list[Any], list[int], list[int], list[str
         rows = list(csv.DictReader(f))
     if not rows or "distortion" not in rows[0] or "level" not in rows[0]:
         raise TrainError(f"{csv_path}: needs 'distortion' and 'level' columns (a `loda make-synthetic` table)")
-    types = sorted({r["distortion"] for r in rows})
-    index = {t: i for i, t in enumerate(types)}
     try:
-        levels = [int(r["level"]) - 1 for r in rows]
+        level_of = [int(r["level"]) for r in rows]
     except ValueError:
         raise TrainError(f"{csv_path}: the 'level' column must hold whole numbers") from None
-    if min(levels) < 0:
-        raise TrainError(f"{csv_path}: levels start at 1")
+    if min(level_of) < 0 or max(level_of) < 1:
+        raise TrainError(f"{csv_path}: levels start at 1 (0 marks a reference photo)")
+    keep = [i for i, lv in enumerate(level_of) if lv >= 1]  # level 0: an undamaged reference photo
+    samples, rows = [samples[i] for i in keep], [rows[i] for i in keep]
+    types = sorted({r["distortion"] for r in rows})
+    index = {t: i for i, t in enumerate(types)}
+    levels = [level_of[i] - 1 for i in keep]
     return samples, [index[r["distortion"]] for r in rows], levels, types
 
 

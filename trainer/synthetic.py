@@ -19,6 +19,7 @@ is deterministic given the seed.
 
 Output: ``OUT_DIR/images/<ref>/<ref>__<type>__<level>.png`` and ``OUT_DIR/synthetic.csv`` with columns
 ``path, score, group, distortion, level`` plus one column per metric; ``loda train --dataset csv`` reads it.
+With ``references`` each reference photo is also listed as itself (``none``, level 0).
 """
 
 from __future__ import annotations
@@ -400,8 +401,11 @@ def prepare_pool(
 # --- the builder -------------------------------------------------------------------------------------------
 
 
-def _one_reference(args: tuple[str, str, tuple[str, ...], int, int, dict[str, dict]]) -> list[dict]:
-    ref_path, out_dir, types, levels, seed, done = args
+REFERENCE = "none"  # the distortion name of a reference photo's own row (level 0), with ``references``
+
+
+def _one_reference(args: tuple[str, str, tuple[str, ...], int, int, dict[str, dict], bool]) -> list[dict]:
+    ref_path, out_dir, types, levels, seed, done, references = args
     import torch
 
     torch.set_num_threads(1)
@@ -410,22 +414,23 @@ def _one_reference(args: tuple[str, str, tuple[str, ...], int, int, dict[str, di
     folder = Path(out_dir) / "images" / group
     ref = None
     rows = []
-    for name in types:
-        for level in range(1, levels + 1):
-            path = folder / f"{group}__{name}__{level}.png"
-            rel = str(path.relative_to(out_dir))
-            if rel in done and path.is_file():
-                rows.append(done[rel])
-                continue
-            if ref is None:
-                with Image.open(ref_path_p) as im:
-                    ref = np.asarray(im.convert("RGB"))
-                folder.mkdir(parents=True, exist_ok=True)
-            img = distort(ref, name, level, seed=_seed(seed, group))
-            Image.fromarray(img).save(path, compress_level=1)
-            row = {"path": rel, "group": group, "distortion": name, "level": level}
-            row.update(fr_metrics(ref, img))
-            rows.append(row)
+    items = [(REFERENCE, 0)] if references else []
+    items += [(name, level) for name in types for level in range(1, levels + 1)]
+    for name, level in items:
+        path = folder / f"{group}__{name}__{level}.png"
+        rel = str(path.relative_to(out_dir))
+        if rel in done and path.is_file():
+            rows.append(done[rel])
+            continue
+        if ref is None:
+            with Image.open(ref_path_p) as im:
+                ref = np.asarray(im.convert("RGB"))
+            folder.mkdir(parents=True, exist_ok=True)
+        img = ref if level == 0 else distort(ref, name, level, seed=_seed(seed, group))
+        Image.fromarray(img).save(path, compress_level=1)
+        row = {"path": rel, "group": group, "distortion": name, "level": level}
+        row.update(fr_metrics(ref, img))
+        rows.append(row)
     return rows
 
 
@@ -458,6 +463,7 @@ def make_synthetic(
     seed: int = 0,
     workers: int | None = None,
     resume: bool = False,
+    references: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Distort every PNG/JPEG reference in ``src_dir`` (see :func:`prepare_pool`) and write the labelled CSV.
@@ -465,7 +471,9 @@ def make_synthetic(
     Returns the CSV path. Deterministic for a given seed, whatever the number of workers. With ``resume``, images
     that ``out_dir``'s CSV already lists (and that exist) are kept with their metrics and only the rest is made, so
     an interrupted build, or one with a distortion type added, need not start over; the pseudo-MOS is then ranked
-    over the whole table again, as a full build would (same seed and distortion code assumed).
+    over the whole table again, as a full build would (same seed and distortion code assumed). With
+    ``references``, each reference photo is also listed as itself (distortion ``none``, level 0; its metrics
+    against itself rank at the top), so a model trained on the table sees undamaged photos too.
     """
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if not src_dir.is_dir():
@@ -484,7 +492,7 @@ def make_synthetic(
     by_group: dict[str, dict[str, dict]] = {}
     for rel, row in done.items():
         by_group.setdefault(row["group"], {})[rel] = row
-    jobs = [(str(r), str(out_dir), types, levels, seed, by_group.get(r.stem, {})) for r in refs]
+    jobs = [(str(r), str(out_dir), types, levels, seed, by_group.get(r.stem, {}), references) for r in refs]
     workers = workers or max(1, (os.cpu_count() or 1))
     rows: list[dict] = []
     if workers == 1:

@@ -78,6 +78,22 @@ def test_bad_input_is_a_clear_error(tmp_path, synthetic_csv):
         pretrain_vit(plain, tmp_path / "v.safetensors", PretrainConfig(model="loda_tiny"))
     with pytest.raises(TrainError, match="steps"):
         pretrain_vit(synthetic_csv, tmp_path / "v.safetensors", PretrainConfig(model="loda_tiny", steps=0))
+    negative = tmp_path / "negative.csv"
+    negative.write_text("path,score,group,distortion,level\na.png,0.1,a,webp,1\nb.png,0.9,b,webp,-1\n")
+    with pytest.raises(TrainError, match="levels start at 1"):
+        pretrain_vit(negative, tmp_path / "v.safetensors", PretrainConfig(model="loda_tiny"))
+
+
+def test_reference_photos_listed_as_themselves_are_left_out_of_the_pretext(tmp_path, synthetic_csv):
+    with_refs = synthetic_csv.parent / "with-references.csv"
+    lines = synthetic_csv.read_text().splitlines()
+    metrics = ",1" * (lines[0].count(",") - 4)
+    extra = [f"images/ref{k}/ref{k}__webp__1.png,1.0,ref{k},none,0{metrics}" for k in range(2)]
+    with_refs.write_text("\n".join([lines[0], *extra, *lines[1:]]) + "\n")
+    samples, types, levels, names = pretrain._labelled(with_refs)
+    plain = pretrain._labelled(synthetic_csv)
+    assert [s.path for s in samples] == [s.path for s in plain[0]] and names == plain[3] == sorted(names)
+    assert "none" not in names and (types, levels) == (plain[1], plain[2])
 
 
 def test_a_project_made_vit_is_never_fetched_from_the_hub(tmp_path):

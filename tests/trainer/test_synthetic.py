@@ -155,6 +155,24 @@ def test_a_resumed_build_makes_only_what_is_missing_and_equals_a_full_build(tmp_
         make_synthetic(src, part, types=["webp"], levels=1, workers=1, resume=True)
 
 
+def test_with_references_each_photo_is_listed_undamaged_at_the_top_of_its_series(tmp_path, one_torch_thread):
+    src = tmp_path / "refs"
+    src.mkdir()
+    for i in range(2):
+        Image.fromarray(textured(seed=i)).save(src / f"ref{i}.png")
+    out = make_synthetic(src, tmp_path / "out", types=["sensor_noise", "webp"], levels=2, workers=1, references=True)
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * (1 + 2 * 2)
+    for group in ("ref0", "ref1"):
+        own = [r for r in rows if r["group"] == group]
+        (ref,) = [r for r in own if r["level"] == "0"]
+        assert ref["distortion"] == "none" and float(ref["ssim"]) == 1.0
+        with Image.open(out.parent / ref["path"]) as img, Image.open(src / f"{group}.png") as original:
+            assert np.array_equal(np.asarray(img), np.asarray(original))
+        assert all(float(ref["score"]) > float(r["score"]) for r in own if r is not ref)
+
+
 def test_sensor_noise_is_milder_than_the_mildest_imagenet_c_noise(one_torch_thread):
     img = textured()
     ssim = [fr_metrics(img, distort(img, "sensor_noise", level))["ssim"] for level in range(1, LEVELS + 1)]
