@@ -27,7 +27,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     import torch
 
     from model import create_model, get_config, list_configs
-    from model.backbones import cached_weights
+    from model.backbones import backbone_weight_files
     from model.loda import count_parameters
     from model.profiles import find_profiles
 
@@ -44,10 +44,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         trainable, frozen = count_parameters(net)
         if cfg.pretrained:
             status = []
-            vit_where = cached_weights(cfg.vit, dirs, hub=cfg.vit_hub, local_name=cfg.vit_local_name or None)
+            vit_where, cnn_where = backbone_weight_files(cfg, dirs)
             vit_label = cfg.vit if cfg.vit_hub else f"{cfg.vit_local_name or cfg.vit} (loda pretrain-vit)"
             status.append(f"ViT {vit_label}: {'present' if vit_where else 'missing'}")
-            status.append(f"CNN {cfg.cnn}: {'present' if cached_weights(cfg.cnn, dirs) else 'missing'}")
+            status.append(f"CNN {cfg.cnn}: {'present' if cnn_where else 'missing'}")
             weights = "; ".join(status)
         else:
             weights = "random backbones (none needed; not a trained model)"
@@ -65,9 +65,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, int | float))
         ready = "ready"
         if p.kind == "adapter":
-            c = p.config
-            missing = [] if cached_weights(c.vit, dirs, hub=c.vit_hub, local_name=c.vit_local_name or None) else [c.vit]
-            missing += [] if cached_weights(c.cnn, dirs) else [c.cnn]
+            found = zip((p.config.vit, p.config.cnn), backbone_weight_files(p.config, dirs), strict=True)
+            missing = [name for name, where in found if where is None]
             if missing:
                 ready = "needs backbone weights: " + ", ".join(missing)
         desc = trained.get("summary", trained.get("dataset")) if isinstance(trained, dict) else trained

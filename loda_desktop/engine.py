@@ -90,11 +90,9 @@ def _runnable(profile: Profile, dirs: Sequence[Path]) -> bool:
     """Whether ``profile`` can be built offline: backbones inside it, or their weights found on this machine."""
     if profile.kind == "full":
         return True
-    from model.backbones import cached_weights
+    from model.backbones import backbone_weight_files
 
-    cfg = profile.config
-    vit = cached_weights(cfg.vit, dirs, hub=cfg.vit_hub, local_name=cfg.vit_local_name or None)
-    return vit is not None and cached_weights(cfg.cnn, dirs) is not None
+    return None not in backbone_weight_files(profile.config, dirs)
 
 
 def export_size_estimate(profile: Profile) -> int:
@@ -106,11 +104,10 @@ def export_size_estimate(profile: Profile) -> int:
         raise ValueError(f"'{profile.name}' is a config, not a profile file")
     size = profile.path.stat().st_size
     if profile.kind != "full":
-        from model.backbones import cached_weights
+        from model.backbones import backbone_weight_files
 
-        cfg, dirs = profile.config, model_search_dirs()
-        vit = cached_weights(cfg.vit, dirs, hub=cfg.vit_hub, local_name=cfg.vit_local_name or None)
-        size += sum(p.stat().st_size for p in (vit, cached_weights(cfg.cnn, dirs)) if p is not None)
+        files = backbone_weight_files(profile.config, model_search_dirs())
+        size += sum(p.stat().st_size for p in files if p is not None)
     return size
 
 

