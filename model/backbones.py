@@ -160,7 +160,10 @@ def create_backbone(
         return _load_package_weights(timm_name, source, **kwargs)
     try:
         if source is not None:
-            return timm.create_model(timm_name, pretrained=True, pretrained_cfg_overlay={"file": str(source)}, **kwargs)
+            # custom_load describes the registry's own source (the ViTs' original .npz); timm >= 1.0.30 resets it
+            # for a file, older timm tried the .npz reader on our safetensors (seen with timm 1.0.29)
+            overlay = {"file": str(source), "custom_load": source.suffix.lower() == ".npz"}
+            return timm.create_model(timm_name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
         return timm.create_model(timm_name, pretrained=True, **kwargs)
     except RuntimeError as exc:  # state-dict mismatch: the file holds another network
         if source is None:
