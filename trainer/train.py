@@ -467,6 +467,17 @@ def _gather(t: torch.Tensor, d: _Dist) -> torch.Tensor:
     return torch.cat(parts)
 
 
+def amp_dtype(device: torch.device) -> torch.dtype:
+    """Mixed precision's type: bfloat16 on a GPU that has it (Ampere and later; float32's range, so no loss
+    scaling), else float16 with a GradScaler. float16's scaler skips every step whose gradients overflow, and
+    it starts high: a short run on an H100 skipped all its steps and never moved a weight."""
+    import torch
+
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
 class _Stepper:
     """One optimisation step over a list of micro-batches with the whole batch's PLCC gradient."""
 
@@ -475,13 +486,14 @@ class _Stepper:
         self.module = module
         self.device = device
         self.amp = amp
+        self.amp_dtype = amp_dtype(device)
         self.scaler = scaler
         self.dist = d
 
     def _forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         import torch
 
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp):
             out = model(x.float().div_(255.0))
         return out.float().reshape(-1)
 
@@ -625,7 +637,7 @@ def train_one(
     params = module.trainable_parameters()  # type: ignore[operator]
     n_trainable = sum(p.numel() for p in params)
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp and amp_dtype(device) == torch.float16)
     # decode (and cache) only once the network exists: a missing backbone file fails before minutes of decoding
     store.prefill([*train_idx, *test_idx], workers=max(2, cfg.workers), progress=cfg.progress and d.main)
 

@@ -20,6 +20,7 @@ from trainer.train import TrainConfig, TrainError, fit_calibration, run_protocol
 
 FAST = {
     "model": "loda_tiny",
+    "device": "cpu",  # bit-exact repeats and resumes are the CPU's promise (docs/training.md)
     "img_size": 32,
     "short_side": 40,
     "epochs": 2,
@@ -175,6 +176,22 @@ def test_only_trainable_parameters_change_and_batchnorm_follows_the_setting(data
         assert moved and moved <= trainable
         bn_moved = not torch.equal(trained["cnn.bn1.running_mean"], initial["cnn.bn1.running_mean"])
         assert bn_moved == (bn == "adapt")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_mixed_precision_on_cuda_moves_the_weights_from_the_first_steps(dataset, tmp_path):
+    # float16 with a GradScaler skipped every step of such a short run on an H100: no weight moved
+    from trainer.train import _derive_seed, build_model
+
+    train_idx, test_idx = split(dataset)
+    cfg = TrainConfig(**{**FAST, "device": "cuda", "amp": True, "epochs": 1, "profiles": "last"})
+    torch.manual_seed(_derive_seed(cfg.seed, 1))
+    initial = build_model(cfg).state_dict()
+    result = train_one(dataset, train_idx, test_idx, cfg, tmp_path / "amp")
+    net = load_model(result.profile)
+    trained = net.state_dict()
+    moved = {n for n, p in net.named_parameters() if p.requires_grad and not torch.equal(trained[n], initial[n])}
+    assert moved and np.isfinite(result.history[-1]["train_loss"])
 
 
 def test_a_baseline_method_trains_and_saves_its_weights(dataset, tmp_path):
