@@ -67,3 +67,20 @@ def test_bad_settings_are_refused(tiny_model):
 
 def test_image_score_ok_flag():
     assert ImageScore("a", 1.0, 0.0).ok and not ImageScore("a", error="x").ok
+
+
+def test_a_gpu_gets_more_decoding_threads_than_the_cpu(monkeypatch):
+    from model import scorer as scorer_mod
+
+    assert scorer_mod.default_decode_workers("cpu") == 2
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert scorer_mod.default_decode_workers("cuda") == scorer_mod.GPU_DECODE_WORKERS
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert scorer_mod.default_decode_workers("cuda") == 4
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert scorer_mod.default_decode_workers("cuda") == 2
+
+
+def test_the_torch_scorer_takes_its_decoding_threads_from_the_device(tiny_model):
+    assert TorchScorer(tiny_model, device="cpu").decode_workers == 2
+    assert TorchScorer(tiny_model, device="cpu", decode_workers=5).decode_workers == 5
