@@ -190,6 +190,7 @@ class ScoreSummary:
     model_name: str = ""
     model_key: str = ""
     untrained: bool = False
+    runs_on: str = ""  # the scorer's describe(), e.g. 'torch cuda AMP'; empty when nothing was scored
     scan_errors: list[tuple[Path, str]] = field(default_factory=list)
 
     @property
@@ -206,7 +207,7 @@ class ScoreSummary:
             + (f" (model loading {self.load_seconds:.1f} s)" if self.load_seconds >= 0.1 else ""),
             f"{self.photos_per_second:.2f} photos/s",
         ]
-        text = "; ".join(parts) + f". Model: {self.model_name}."
+        text = "; ".join(parts) + f". Model: {self.model_name}" + (f", on {self.runs_on}." if self.runs_on else ".")
         if self.cancelled:
             text = "Cancelled. " + text
         return text
@@ -398,6 +399,7 @@ class Engine:
                 load_started = time.perf_counter()
                 scorer = self.scorer
                 summary.load_seconds = time.perf_counter() - load_started
+                summary.runs_on = scorer.describe()
                 for index, result in scorer.iter_scores(todo):
                     path = todo[index]
                     if result.ok:

@@ -35,8 +35,10 @@ def test_scores_go_to_the_catalog_and_a_rescan_skips_them(shoot):
     assert 0 < first.load_seconds < first.seconds  # the model was built in this run; the rate leaves that out
     assert first.photos_per_second == pytest.approx(5 / (first.seconds - first.load_seconds))
     assert all(r.status == "ok" and r.score is not None for r in results)
+    assert first.runs_on == engine.scorer.describe() and first.describe().endswith(f"on {first.runs_on}.")
     again = Engine(fast_settings()).score_paths(shoot)
     assert (again.scored, again.cached) == (0, 5)
+    assert again.runs_on == "" and again.describe().endswith("Model: loda_tiny.")  # no backend ran
     assert again.load_seconds == 0  # nothing to score: no model loaded
     with Catalog() as cat:
         _, score = cat.get(shoot[0], engine.model_key)
