@@ -80,6 +80,7 @@ def main() -> int:
     ap.add_argument("--photos", type=int, default=20)
     ap.add_argument("--batch", type=int, default=32, help="crops per batch (the app's default)")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads for both libraries (0: their defaults)")
+    ap.add_argument("--decode-workers", type=int, default=2, help="photo-decoding threads (the app's 2)")
     ap.add_argument("--warmup", type=int, default=2, help="photos scored once before timing")
     ap.add_argument("--no-int8", action="store_true")
     ap.add_argument("--torch-only", action="store_true", help="no ONNX export (for networks it cannot export)")
@@ -93,7 +94,7 @@ def main() -> int:
 
     from model import create_model
     from model.onnx_export import export_onnx
-    from model.onnx_scorer import OnnxScorer
+    from model.onnx_scorer import GPU_PROVIDERS, OnnxScorer
     from model.scorer import TorchScorer
 
     if args.cuda and not torch.cuda.is_available():
@@ -112,11 +113,16 @@ def main() -> int:
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, load avg {load:.1f};"
         f" torch {torch.__version__}, onnxruntime {ort.__version__} ({', '.join(ort.get_available_providers())});"
-        f" {len(photos)} photos, batch {args.batch}, threads {args.threads or 'default'}",
+        f" {len(photos)} photos, batch {args.batch}, threads {args.threads or 'default'},"
+        f" {args.decode_workers} decode threads",
         flush=True,
     )
+    ort_skipped = False
     if args.cuda:
         print(f"# GPU: {torch.cuda.get_device_name(0)}", flush=True)
+        if not set(GPU_PROVIDERS) & set(ort.get_available_providers()):
+            print("# this onnxruntime has no GPU provider (pip install onnxruntime-gpu): torch rows only", flush=True)
+            ort_skipped = True
     rows = []
     for name in [*args.configs, *args.profiles]:
         if name in args.configs:
@@ -128,7 +134,7 @@ def main() -> int:
 
             net = load_model(resolve_model(name), search_dirs=model_search_dirs())
         started = time.perf_counter()
-        float_path = None if args.torch_only else export_onnx(net, None, work / f"{name}.onnx")
+        float_path = None if args.torch_only or ort_skipped else export_onnx(net, None, work / f"{name}.onnx")
         if float_path is not None:
             size = float_path.stat().st_size / 1e6
             print(f"# {name}: float export {time.perf_counter() - started:.1f} s, {size:.0f} MB")
@@ -142,8 +148,9 @@ def main() -> int:
             backends = [
                 ("torch CUDA fp32", "torch", {"device": "cuda", "amp": False}),
                 ("torch CUDA AMP", "torch", {"device": "cuda", "amp": True}),
-                ("ORT GPU fp32", float_path, {"device": "cuda"}),
             ]
+            if float_path is not None:
+                backends.append(("ORT GPU fp32", float_path, {"device": "cuda"}))
         else:
             cpu = {"device": "cpu", "threads": args.threads}
             backends = [("torch CPU", "torch", cpu)]
@@ -151,13 +158,14 @@ def main() -> int:
                 backends.append(("ORT CPU fp32", float_path, cpu))
             if int8_path is not None:
                 backends.append(("ORT CPU INT8", int8_path, cpu))
+        dw = args.decode_workers
         for k in args.crops:
             base_speed = base_scores = float_scores = None
             for label, source, options in backends:
                 if source == "torch":
-                    scorer = TorchScorer(net, crops=k, batch_size=args.batch, **options)
+                    scorer = TorchScorer(net, crops=k, batch_size=args.batch, decode_workers=dw, **options)
                 else:
-                    scorer = OnnxScorer(source, crops=k, batch_size=args.batch, **options)
+                    scorer = OnnxScorer(source, crops=k, batch_size=args.batch, decode_workers=dw, **options)
                 speed, scores = timed_scores(scorer, photos, args.warmup)
                 if base_scores is None:
                     base_speed, base_scores = speed, scores
