@@ -46,6 +46,7 @@ def cmd_make_synthetic(args: argparse.Namespace) -> int:
             workers=args.workers,
             resume=args.resume,
             references=args.with_references,
+            reference_weight=args.reference_weight,
             progress=progress,
         )
     finally:
@@ -162,6 +163,13 @@ def add_synthetic_parsers(sub: argparse._SubParsersAction) -> None:
         "--with-references",
         action="store_true",
         help="also list each reference photo itself (distortion 'none', level 0), so training sees undamaged photos",
+    )
+    p.add_argument(
+        "--reference-weight",
+        type=int,
+        default=1,
+        metavar="W",
+        help="with --with-references: draw each reference photo W times per training epoch (weight column; 1)",
     )
     p.set_defaults(func=cmd_make_synthetic)
 

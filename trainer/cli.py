@@ -144,6 +144,12 @@ def add_train_parser(
     g.add_argument("--vit-weights", type=Path, metavar="FILE", help="pretrained ViT weights (.safetensors)")
     g.add_argument("--cnn-weights", type=Path, metavar="FILE", help="pretrained CNN weights (.safetensors)")
     g.add_argument(
+        "--init",
+        type=Path,
+        metavar="PROFILE",
+        help="start from this profile's trained tensors (e.g. an earlier run's epoch_N.safetensors) instead of random",
+    )
+    g.add_argument(
         "--weights-dir",
         type=Path,
         action="append",
@@ -251,6 +257,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         profiles=args.profiles,
         vit_weights=str(args.vit_weights) if args.vit_weights else None,
         cnn_weights=str(args.cnn_weights) if args.cnn_weights else None,
+        init=str(args.init) if args.init else None,
         search_dirs=tuple(dirs),
         progress=not args.no_progress,
         deterministic=args.deterministic,

@@ -8,7 +8,8 @@
   ``j // crops``: every image contributes ``crops`` random crops per epoch (each with random horizontal and
   vertical flips, :func:`model.preprocess.train_crops`), and every crop inherits the image's score. The random
   numbers of an item come from ``numpy.random.default_rng((seed, epoch, sample index, slot))``, so an epoch's
-  crops are the same whatever the number of workers, the order of loading or a resume.
+  crops are the same whatever the number of workers, the order of loading or a resume. An image listed more than
+  once (a sample ``weight`` above 1) gets fresh crops for each further copy (the key gains the copy number).
 - :func:`epoch_plan` shuffles an epoch's items and cuts them into optimisation steps, each step into the share of
   this process (DDP rank) and that share into micro-batches.
 - :func:`predict` scores images with :class:`model.scorer.TorchScorer` (the app's own inference path: the same K
@@ -128,6 +129,11 @@ class TrainCrops:
             raise ValueError(f"training crops per image must be at least 1, got {crops}")
         self.store = store
         self.indices = list(indices)
+        seen: dict[int, int] = {}
+        self.copies = []  # 0 for an image's first listing, 1 for its second...: repeated images get new crops
+        for index in self.indices:
+            self.copies.append(seen.get(index, 0))
+            seen[index] = self.copies[-1] + 1
         self.crops = crops
         self.size = size
         self.seed = int(seed)
@@ -142,8 +148,10 @@ class TrainCrops:
     def crop(self, item: int) -> tuple[np.ndarray, float]:
         """(3, size, size) uint8 crop and its score, as numpy (no torch needed)."""
         index = self.indices[item // self.crops]
+        copy = self.copies[item // self.crops]
         slot = item % self.crops
-        rng = np.random.default_rng((self.seed, self.epoch, index, slot))
+        key = (self.seed, self.epoch, index, slot) + ((copy,) if copy else ())
+        rng = np.random.default_rng(key)
         image = self.store.get(index)
         h, w = image.shape[:2]
         if h < self.size or w < self.size:

@@ -89,12 +89,15 @@ class Sample:
 
     ``score`` is in [0, 1], higher is better. ``group`` is the reference/content id used for grouped splits
     (None for authentic datasets). ``split`` is an explicit "train"/"test" assignment from a CSV, or None.
+    ``weight`` is how many times the image is drawn per training epoch (a CSV's ``weight`` column; 1 elsewhere);
+    evaluation counts every image once.
     """
 
     path: Path
     score: float
     group: str | None = None
     split: str | None = None
+    weight: int = 1
 
 
 class DatasetError(Exception):
@@ -318,7 +321,8 @@ def read_csv_table(
     """Read a generic ratings table.
 
     A header row is required; columns (case-insensitive): ``path`` (or ``image``), ``score`` (or ``mos``),
-    optional ``group`` and optional ``split`` (``train``/``test``; a blank cell means unassigned). Comma,
+    optional ``group``, optional ``split`` (``train``/``test``; a blank cell means unassigned) and optional
+    ``weight`` (a whole number ≥ 1: how many times the row is drawn per training epoch; blank means 1). Comma,
     semicolon and tab delimiters are accepted. Relative paths resolve against ``root`` (default: the CSV's
     folder).
 
@@ -338,8 +342,9 @@ def read_csv_table(
     i_score = _column(header, ("score", "mos"), path, dataset)
     i_group = _optional_column(header, ("group",))
     i_split = _optional_column(header, ("split",))
+    i_weight = _optional_column(header, ("weight",))
 
-    entries: list[tuple[Path, float, str | None, str | None, str]] = []
+    entries: list[tuple[Path, float, str | None, str | None, str, int]] = []
     for line, cells in rows:
         where = f"line {line}"
         name = _cell(cells, i_path, path, line, "path")
@@ -352,8 +357,14 @@ def read_csv_table(
             split = cells[i_split].strip().lower()
             if split not in ("train", "test"):
                 raise DatasetError(f"{path}, {where}: split {cells[i_split]!r} must be 'train', 'test' or blank")
+        weight = 1
+        if i_weight is not None and i_weight < len(cells) and cells[i_weight].strip():
+            text = cells[i_weight].strip()
+            if not text.isdigit() or int(text) < 1:
+                raise DatasetError(f"{path}, {where}: weight {text!r} must be a whole number of at least 1")
+            weight = int(text)
         image = Path(name).expanduser()
-        entries.append((image if image.is_absolute() else base / image, score, group, split, where))
+        entries.append((image if image.is_absolute() else base / image, score, group, split, where, weight))
     if not entries:
         raise DatasetError(f"csv: no rows below the header of {path}")
 
@@ -375,7 +386,9 @@ def read_csv_table(
                 )
         scores = [1.0 - v for v in raw] if lower_better else list(raw)
     _check_exists(((e[0], e[4]) for e in entries), path, dataset)
-    return [Sample(path=e[0], score=s, group=e[2], split=e[3]) for e, s in zip(entries, scores, strict=True)]
+    return [
+        Sample(path=e[0], score=s, group=e[2], split=e[3], weight=e[5]) for e, s in zip(entries, scores, strict=True)
+    ]
 
 
 # ----------------------------------------------------------------------------------- paper's datasets

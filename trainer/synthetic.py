@@ -464,6 +464,7 @@ def make_synthetic(
     workers: int | None = None,
     resume: bool = False,
     references: bool = False,
+    reference_weight: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Distort every PNG/JPEG reference in ``src_dir`` (see :func:`prepare_pool`) and write the labelled CSV.
@@ -473,7 +474,10 @@ def make_synthetic(
     an interrupted build, or one with a distortion type added, need not start over; the pseudo-MOS is then ranked
     over the whole table again, as a full build would (same seed and distortion code assumed). With
     ``references``, each reference photo is also listed as itself (distortion ``none``, level 0; its metrics
-    against itself rank at the top), so a model trained on the table sees undamaged photos too.
+    against itself rank at the top), so a model trained on the table sees undamaged photos too; the table then has
+    a ``weight`` column, ``reference_weight`` for those rows and 1 for the others, which ``loda train`` reads as
+    how many times a row is drawn per epoch (one clean row against 5 levels × the types of damage is otherwise
+    too rare to teach that the clean photo beats its mildest damage).
     """
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     if not src_dir.is_dir():
@@ -481,6 +485,10 @@ def make_synthetic(
     refs = sorted(p for p in src_dir.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
     if not refs:
         raise SyntheticError(f"no reference photos (PNG/JPEG/WebP) in {src_dir}")
+    if reference_weight < 1:
+        raise SyntheticError(f"the reference weight must be at least 1, got {reference_weight}")
+    if reference_weight > 1 and not references:
+        raise SyntheticError("a reference weight needs the references in the table (--with-references)")
     types = tuple(types or sorted(DISTORTIONS))
     unknown = [t for t in types if t not in DISTORTIONS]
     if unknown:
@@ -510,12 +518,13 @@ def make_synthetic(
     scores = pseudo_mos(rows)
     out = out_dir / CSV_NAME
     tmp = out.with_suffix(".csv.tmp")
-    columns = ["path", "score", "group", "distortion", "level", *METRICS]
+    columns = ["path", "score", "group", "distortion", "level", *METRICS] + (["weight"] if references else [])
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for row, score in zip(rows, scores, strict=True):
-            writer.writerow({**row, "score": f"{score:.6f}", **{m: f"{row[m]:.6f}" for m in METRICS}})
+            extra = {"weight": reference_weight if row["distortion"] == REFERENCE else 1} if references else {}
+            writer.writerow({**row, "score": f"{score:.6f}", **{m: f"{row[m]:.6f}" for m in METRICS}, **extra})
     os.replace(tmp, out)
     return out
 

@@ -107,6 +107,7 @@ _NOT_IN_FINGERPRINT = frozenset(
         "repeats",
         "vit_weights",
         "cnn_weights",
+        "init",
         "search_dirs",
         "deterministic",
     }
@@ -124,6 +125,8 @@ class TrainConfig:
     follow the training data (the authors' choice), ``frozen`` keeps them. ``method_dim``: the size of a
     baseline's additions (see :mod:`trainer.baselines`). ``cache``: ``auto`` keeps the resized images in memory
     when they fit in 4 GiB. ``profiles``: ``all`` writes a profile every epoch, ``last`` only after the last.
+    ``init``: a profile of the same network (an earlier run's ``epoch_N.safetensors``) whose trained tensors the
+    run starts from instead of a random initialisation (a warm start; the optimiser and schedule start afresh).
     """
 
     model: str = "loda_vit_base_r50"
@@ -159,6 +162,7 @@ class TrainConfig:
     profiles: str = "all"
     vit_weights: str | None = None
     cnn_weights: str | None = None
+    init: str | None = None
     search_dirs: tuple[str, ...] = ()
     progress: bool = True
     deterministic: bool = False
@@ -188,10 +192,19 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise TrainError(message)
-        for name in ("vit_weights", "cnn_weights"):
+        for name in ("vit_weights", "cnn_weights", "init"):
             value = getattr(self, name)
             if value and not Path(value).expanduser().is_file():
                 raise TrainError(f"--{name.replace('_', '-')}: no such file: {value}")
+        if self.init and self.method != "loda":
+            raise TrainError(f"--init starts LoDa from a LoDa profile; it does not apply to --method {self.method}")
+        if self.init:
+            from model.profiles import ProfileError, read_profile
+
+            try:
+                read_profile(Path(self.init).expanduser())
+            except ProfileError as exc:
+                raise TrainError(f"--init: {exc}") from None
         self.loda_config()  # unknown config / invalid hyperparameters
 
     def model_overrides(self) -> dict[str, Any]:
@@ -424,6 +437,33 @@ def build_model(cfg: TrainConfig) -> nn.Module:
     return net
 
 
+def _init_from(module: nn.Module, cfg: TrainConfig) -> None:
+    """Load the trained tensors of the profile ``cfg.init`` into ``module`` (a warm start): every tensor the
+    network trains (and the CNN's BatchNorm statistics) must be there with its shape, and the profile must describe
+    the same network. A full profile (random backbones) brings its backbones too: they exist nowhere else."""
+    import torch
+
+    from model.profiles import ProfileError, read_profile, read_tensors
+
+    path = Path(cfg.init).expanduser()  # type: ignore[arg-type]
+    try:
+        profile = read_profile(path)
+        tensors = read_tensors(path)
+    except ProfileError as exc:
+        raise TrainError(f"--init: {exc}") from None
+    ours, theirs = module.config, profile.config  # type: ignore[attr-defined]
+    shape = ("vit", "cnn", "cnn_out_indices", "r", "heads", "n_interactions", "pool", "injector", "vit_kwargs")
+    if any(getattr(ours, k) != getattr(theirs, k) for k in shape):
+        raise TrainError(f"--init: {path} holds a '{theirs.name}' network built unlike this run's '{ours.name}'")
+    full = profile.kind == "full"
+    expected = module.state_dict() if full else module.adapter_state_dict()  # type: ignore[operator]
+    bad = sorted(k for k in expected if k not in tensors or tuple(tensors[k].shape) != tuple(expected[k].shape))
+    if bad:
+        raise TrainError(f"--init: {path} lacks {len(bad)} of this network's trained tensors (e.g. {bad[0]})")
+    module.load_state_dict({k: torch.from_numpy(np.array(tensors[k])) for k in expected}, strict=False)
+    log.info("initialised the trained part from %s", path)
+
+
 def _is_complete(module: nn.Module) -> bool:
     """Whether resume state must hold every tensor (random backbones exist nowhere else; full fine-tuning)."""
     return not module.config.pretrained or getattr(module, "method", "loda") == "full"  # type: ignore[attr-defined]
@@ -618,6 +658,7 @@ def train_one(
         raise TrainError(
             f"{dataset}: {len(train_idx)} training and {len(test_idx)} test image(s); each side needs at least 2"
         )
+    draws = [i for i in train_idx for _ in range(max(1, samples[i].weight))]  # a weight-w image is drawn w times
     config = cfg.loda_config()
     crops = _train_crops(cfg, dataset, len(samples))
     test_crops = cfg.test_crops or config.test_crops
@@ -627,13 +668,15 @@ def train_one(
         **cfg.fingerprint(),
         "seed": seed,
         "dataset": dataset,
-        "train": _indices_hash(train_idx, samples),
+        "train": _indices_hash(draws, samples),
         "test": _indices_hash(test_idx, samples),
         "cross": sorted(cross or {}),
     }
 
     torch.manual_seed(_derive_seed(seed, 1))
     module = build_model(cfg).to(device)
+    if cfg.init:
+        _init_from(module, cfg)
     params = module.trainable_parameters()  # type: ignore[operator]
     n_trainable = sum(p.numel() for p in params)
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -655,7 +698,7 @@ def train_one(
 
         net = DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
 
-    data = TrainCrops(store, train_idx, crops=crops, size=config.img_size, seed=seed)
+    data = TrainCrops(store, draws, crops=crops, size=config.img_size, seed=seed)
     n_items = len(data)
     try:
         plan0 = epoch_plan(n_items, batch=cfg.batch, micro_batch=cfg.micro_batch, seed=seed, epoch=1, world=d.world)
@@ -671,13 +714,14 @@ def train_one(
     device_name = str(device)
     show = cfg.progress and d.main
     log.info(
-        "repeat %d: %s (%s) with %s trainable parameters; %d train / %d test images, %d crops each, "
+        "repeat %d: %s (%s) with %s trainable parameters; %d train (%d draws) / %d test images, %d crops each, "
         "batch %d (%d per process, micro-batches of %d), %d steps per epoch, %s%s",
         repeat,
         config.name,
         cfg.method,
         f"{n_trainable:,}",
         len(train_idx),
+        len(draws),
         len(test_idx),
         crops,
         plan0.batch,

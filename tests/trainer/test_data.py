@@ -62,6 +62,16 @@ def test_crops_are_seeded_per_item_and_epoch(samples):
     assert any(not torch.equal(crops[i][0], backwards[i]) for i in range(9))
 
 
+def test_an_image_listed_twice_gets_new_crops_for_its_second_copy(samples):
+    store = ImageStore(samples, SHORT, cache=True)
+    once = TrainCrops(store, [2, 5], crops=2, size=SIZE, seed=3)
+    twice = TrainCrops(store, [2, 5, 2], crops=2, size=SIZE, seed=3)
+    assert len(twice) == 6
+    assert all(torch.equal(once[i][0], twice[i][0]) for i in range(4))  # first listings: the crops of a plain list
+    assert float(twice[4][1]) == pytest.approx(samples[2].score)
+    assert not torch.equal(twice[4][0], twice[0][0]) or not torch.equal(twice[5][0], twice[1][0])
+
+
 def test_an_image_smaller_than_the_crop_is_a_train_error(samples):
     crops = TrainCrops(ImageStore(samples, 32), [0], crops=1, size=SIZE, seed=0)
     with pytest.raises(TrainError, match="smaller than the 40px crop"):

@@ -361,6 +361,18 @@ def test_csv_aliases_group_split_root_and_lower_better(photo_dir, tmp_path):
     assert [x.split for x in samples] == ["train", "test", None]
 
 
+def test_csv_weight_column_counts_training_draws(photo_dir):
+    table = photo_dir / "w.csv"
+    table.write_text("path,score,weight\na.jpg,1,24\nb.jpg,2,\nc.png,3,1\n")
+    assert [x.weight for x in read_csv_table(table)] == [24, 1, 1]
+    table.write_text("path,score\na.jpg,1\nb.jpg,2\n")
+    assert [x.weight for x in read_csv_table(table)] == [1, 1]
+    for bad in ("0", "1.5", "-2", "many"):
+        table.write_text(f"path,score,weight\na.jpg,1,1\nb.jpg,2,{bad}\n")
+        with pytest.raises(DatasetError, match=rf"w\.csv, line 3: weight '{bad}' must be a whole number of at least 1"):
+            read_csv_table(table)
+
+
 def test_csv_semicolon_delimiter_and_bom(photo_dir):
     table = photo_dir / "excel.csv"
     table.write_text("\ufeffpath;score\na.jpg;2\nb.jpg;4\n", encoding="utf-8")

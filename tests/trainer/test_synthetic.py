@@ -160,10 +160,22 @@ def test_with_references_each_photo_is_listed_undamaged_at_the_top_of_its_series
     src.mkdir()
     for i in range(2):
         Image.fromarray(textured(seed=i)).save(src / f"ref{i}.png")
-    out = make_synthetic(src, tmp_path / "out", types=["sensor_noise", "webp"], levels=2, workers=1, references=True)
+    out = make_synthetic(
+        src, tmp_path / "out", types=["sensor_noise", "webp"], levels=2, workers=1, references=True, reference_weight=8
+    )
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 * (1 + 2 * 2)
+    assert {r["path"]: r["weight"] for r in rows if r["distortion"] == "none"} == {
+        "images/ref0/ref0__none__0.png": "8",
+        "images/ref1/ref1__none__0.png": "8",
+    }
+    assert {r["weight"] for r in rows if r["distortion"] != "none"} == {"1"}
+    assert [s.weight for s in read_csv_table(out)] == [int(r["weight"]) for r in rows]  # what loda train reads
+    with pytest.raises(SyntheticError, match="needs the references"):
+        make_synthetic(src, tmp_path / "x", types=["webp"], levels=1, workers=1, reference_weight=8)
+    with pytest.raises(SyntheticError, match="at least 1"):
+        make_synthetic(src, tmp_path / "x", types=["webp"], levels=1, workers=1, references=True, reference_weight=0)
     for group in ("ref0", "ref1"):
         own = [r for r in rows if r["group"] == group]
         (ref,) = [r for r in own if r["level"] == "0"]

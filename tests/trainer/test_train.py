@@ -231,6 +231,58 @@ def test_bad_settings_and_data_are_train_errors(dataset, tmp_path):
         run_protocol(dataset, TrainConfig(**{**FAST, "epochs": 1}, repeats=1), tmp_path / "done")
 
 
+def test_a_sample_weight_draws_the_image_that_many_times_per_epoch(dataset, tmp_path):
+    from dataclasses import replace
+
+    from trainer.data import epoch_plan
+
+    train_idx, test_idx = split(dataset)
+    cfg = TrainConfig(**{**FAST, "epochs": 1})
+    plain = train_one(dataset, train_idx, test_idx, cfg, tmp_path / "plain")
+    heavy = [replace(s, weight=4) if s.score == 1.0 else s for s in dataset]  # the sharp originals, 4 times
+    draws = len(train_idx) + 3 * sum(heavy[i].weight > 1 for i in train_idx)
+    weighted = train_one(heavy, train_idx, test_idx, cfg, tmp_path / "weighted")
+    steps = [len(epoch_plan(n, batch=8, micro_batch=None, seed=0, epoch=1).steps) for n in (len(train_idx), draws)]
+    assert [plain.history[-1]["step"], weighted.history[-1]["step"]] == steps
+    assert weighted.history[-1]["step"] > plain.history[-1]["step"]
+    assert weighted.n_train == plain.n_train == len(train_idx)  # images, not draws
+    assert weighted.metrics["srcc"] != plain.metrics["srcc"] or weighted.metrics["plcc"] != plain.metrics["plcc"]
+
+
+def test_init_starts_from_an_earlier_profile(dataset, tmp_path):
+    import csv
+
+    from trainer.train import PREDICTIONS_NAME, _init_from, build_model
+
+    def held_out(run):
+        with open(Path(run.profile).parent / PREDICTIONS_NAME, newline="") as f:
+            return np.array([float(r["prediction"]) for r in csv.DictReader(f)])
+
+    train_idx, test_idx = split(dataset)
+    base = {**FAST, "bn": "frozen"}  # nothing but the optimiser moves the network
+    first = train_one(dataset, train_idx, test_idx, TrainConfig(**base), tmp_path / "first")
+    still = {**base, "epochs": 1, "lr": 1e-12}  # one epoch that cannot move it: its predictions are the start's
+    warm = train_one(dataset, train_idx, test_idx, TrainConfig(**still, init=first.profile), tmp_path / "w", seed=5)
+    cold = train_one(dataset, train_idx, test_idx, TrainConfig(**still), tmp_path / "cold", seed=5)
+    assert np.allclose(held_out(warm), held_out(first), atol=2e-6)
+    assert not np.allclose(held_out(cold), held_out(first), atol=1e-3)
+    net = build_model(TrainConfig(**FAST, seed=9))
+    _init_from(net, TrainConfig(**FAST, init=first.profile))
+    saved = weights(first.profile)
+    assert all(np.array_equal(v.numpy(), saved[k]) for k, v in net.state_dict().items())  # full profile: all of it
+
+    with pytest.raises(TrainError, match="built unlike"):
+        train_one(dataset, train_idx, test_idx, TrainConfig(**{**FAST, "r": 8}, init=first.profile), tmp_path / "r8")
+    with pytest.raises(TrainError, match="does not apply to --method cnn_head"):
+        TrainConfig(**FAST, method="cnn_head", init=first.profile).validate()
+    with pytest.raises(TrainError, match="--init: no such file"):
+        TrainConfig(**FAST, init=str(tmp_path / "gone.safetensors")).validate()
+    not_a_profile = tmp_path / "notes.safetensors"
+    not_a_profile.write_text("hello")
+    with pytest.raises(TrainError, match="--init: "):
+        train_one(dataset, train_idx, test_idx, TrainConfig(**FAST, init=str(not_a_profile)), tmp_path / "bad")
+
+
 def test_resume_state_of_a_pretrained_config_holds_the_adapter_not_the_backbones():
     from trainer.train import _state_tensors, build_model
 

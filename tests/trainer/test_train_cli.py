@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,13 +74,15 @@ def test_the_papers_knobs_reach_the_config(tmp_path):
         ["train", "--dataset", "koniq10k", "--root", str(tmp_path), "--r", "48", "--heads", "2",
          "--n-interactions", "6", "--pool", "5", "--train-crops", "3", "--test-crops", "9", "--batch", "64",
          "--micro-batch", "16", "--lr", "1e-4", "--weight-decay", "0.05", "--seed", "3", "--method", "adapter",
-         "--method-dim", "32", "--bn", "frozen", "--epochs", "4", "--repeats", "2", "--device", "cpu"]
+         "--method-dim", "32", "--bn", "frozen", "--epochs", "4", "--repeats", "2", "--device", "cpu",
+         "--init", "runs/a/repeat_1/epoch_3.safetensors"]
     )  # fmt: skip
     cfg = _config_from_args(args)
     assert (cfg.r, cfg.heads, cfg.n_interactions, cfg.pool) == (48, 2, 6, 5)
     assert (cfg.train_crops, cfg.test_crops, cfg.batch, cfg.micro_batch) == (3, 9, 64, 16)
     assert (cfg.lr, cfg.weight_decay, cfg.seed, cfg.epochs, cfg.repeats) == (1e-4, 0.05, 3, 4, 2)
     assert (cfg.method, cfg.method_dim, cfg.bn, cfg.workers) == ("adapter", 32, "frozen", 0)
+    assert cfg.init == str(Path("runs/a/repeat_1/epoch_3.safetensors"))
     loda = cfg.loda_config()
     assert (loda.name, loda.r, loda.heads, loda.n_interactions, loda.pool, loda.test_crops) == (
         "loda_vit_base_r50",
@@ -115,6 +118,8 @@ def test_argument_errors_exit_with_usage(capsys):
         (["--dataset", "csv", "--csv", "{tmp}/few.csv"], "too few"),
         (["--dataset", "csv", "--csv", "{ratings}", "--model", "loda_huge"], "unknown model config"),
         (["--dataset", "csv", "--csv", "{ratings}", "--test-root", "{tmp}"], "need --test-dataset"),
+        (["--dataset", "csv", "--csv", "{ratings}", "--init", "{tmp}/gone.safetensors"], "--init: no such file"),
+        (["--dataset", "csv", "--csv", "{ratings}", "--model", "loda_tiny", "--init", "{tmp}/garbage.csv"], "--init: "),
         (["--dataset", "csv", "--csv", "{ratings}", "--test-dataset", "livec", "--test-root", "{tmp}/x"], "not found"),
     ],
 )
