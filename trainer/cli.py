@@ -169,6 +169,14 @@ def add_train_parser(
     )
     g.add_argument("--lr", type=_positive_float, default=3e-4, metavar="LR", help="AdamW learning rate (3e-4)")
     g.add_argument("--weight-decay", type=float, default=0.01, metavar="WD", help="AdamW weight decay (0.01)")
+    g.add_argument(
+        "--rank-weight",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="add W × a within-group ordering term: of two images of one group in a batch, the better-labelled "
+        "must score higher (0: the paper's PLCC loss alone)",
+    )
     g.add_argument("--seed", type=_non_negative_int, default=0, metavar="S", help="seed of repeat 1 (repeat k: S+k-1)")
     g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train (auto)")
     g.add_argument(
@@ -239,6 +247,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         micro_batch=args.micro_batch,
         lr=args.lr,
         weight_decay=args.weight_decay,
+        rank_weight=args.rank_weight,
         train_crops=args.train_crops,
         test_crops=args.test_crops,
         train_fraction=args.train_fraction,

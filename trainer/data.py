@@ -112,7 +112,8 @@ class ImageStore:
 class TrainCrops:
     """Map-style dataset of ``len(indices) * crops`` random training crops (see the module docstring).
 
-    Returns ``(crop, score)``: a uint8 tensor (3, size, size) and a float32 scalar tensor. Set the epoch with
+    Returns ``(crop, score)``: a uint8 tensor (3, size, size) and a float32 scalar tensor, plus with
+    ``with_groups`` the image's group as an int64 scalar (-1 for none). Set the epoch with
     :meth:`set_epoch` before making the epoch's loader (workers fork with it).
     """
 
@@ -124,6 +125,7 @@ class TrainCrops:
         crops: int,
         size: int,
         seed: int,
+        with_groups: bool = False,
     ) -> None:
         if crops < 1:
             raise ValueError(f"training crops per image must be at least 1, got {crops}")
@@ -138,6 +140,10 @@ class TrainCrops:
         self.size = size
         self.seed = int(seed)
         self.epoch = 0
+        self.with_groups = with_groups
+        names = sorted({s.group for s in store.samples if s.group is not None})
+        codes = {name: k for k, name in enumerate(names)}
+        self.group_codes = [codes.get(s.group, -1) for s in store.samples]  # type: ignore[arg-type]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -162,11 +168,15 @@ class TrainCrops:
         arr = train_crops(image, 1, self.size, rng)[0]  # type: ignore[arg-type]  (it reads np.asarray(img))
         return arr, float(self.store.samples[index].score)
 
-    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, ...]:
         import torch
 
         arr, score = self.crop(item)
-        return torch.from_numpy(arr), torch.tensor(score, dtype=torch.float32)
+        out = (torch.from_numpy(arr), torch.tensor(score, dtype=torch.float32))
+        if self.with_groups:  # the image's group as a number (-1: none), for the within-group ordering term
+            group = self.group_codes[self.indices[item // self.crops]]
+            out += (torch.tensor(group, dtype=torch.int64),)
+        return out
 
 
 @dataclass(frozen=True)
@@ -232,7 +242,7 @@ def make_loader(
     workers: int = 0,
     pin_memory: bool = False,
 ) -> Any:
-    """A DataLoader that yields the given micro-batches, in order, as ``(uint8 crops, scores)``."""
+    """A DataLoader that yields the given micro-batches, in order, as ``(uint8 crops, scores[, groups])``."""
     from torch.utils.data import DataLoader
 
     return DataLoader(

@@ -25,13 +25,19 @@ forward pass of that micro-batch. Up to floating-point rounding the update is th
 that size would give, whatever the micro-batch size, except for BatchNorm statistics when the CNN's BatchNorm
 adapts (each micro-batch normalises with its own statistics, as with any accumulation or DDP without
 SyncBatchNorm).
+
+An optional ordering term (not in the paper; ``loda train --rank-weight``) adds, for every two images of the same
+group in a batch (two damaged copies of one reference photo), a hinge that asks the better-labelled one to score
+higher by the gap of their labels, both measured in standard deviations of the batch
+(:func:`within_group_order_loss`). PLCC over a batch of many photos barely notices that one photo's clean copy
+and its mildest damage are swapped; this term does. Like PLCC it ignores the scale and offset of the predictions.
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["plcc", "plcc_grad", "plcc_loss"]
+__all__ = ["batch_loss_grad", "plcc", "plcc_grad", "plcc_loss", "within_group_order_loss"]
 
 EPS = 1e-6
 
@@ -67,5 +73,50 @@ def plcc_grad(pred: torch.Tensor, target: torch.Tensor, eps: float = EPS) -> tup
     leaf = pred.detach().reshape(-1).float().requires_grad_(True)
     with torch.enable_grad():
         loss = plcc_loss(leaf, target.detach().reshape(-1), eps)
+        (grad,) = torch.autograd.grad(loss, leaf)
+    return loss.detach(), grad
+
+
+def _standardise(x: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    centred = x - x.mean()
+    return centred / torch.sqrt((centred * centred).mean() + eps * eps)
+
+
+def within_group_order_loss(
+    pred: torch.Tensor, target: torch.Tensor, groups: torch.Tensor, cap: float = 0.5, eps: float = EPS
+) -> torch.Tensor:
+    """Mean hinge ``max(0, min(Δt, cap) - Δz)`` over the pairs ``(i, j)`` of one group with ``t_i > t_j``, where
+    ``z`` and ``t`` are the batch's predictions and labels standardised (zero mean, unit deviation) and
+    ``Δ = value_i - value_j``; negative group ids belong to no group. A perfectly linear prediction costs nothing;
+    a swapped pair costs at least its label gap (at most ``cap``). 0 (attached to the graph) without pairs."""
+    pred = pred.reshape(-1).float()
+    target = target.reshape(-1).to(pred)
+    groups = groups.reshape(-1).to(pred.device)
+    if pred.numel() < 2:
+        return pred.sum() * 0.0
+    z, t = _standardise(pred, eps), _standardise(target, eps)
+    gap_t = t[:, None] - t[None, :]
+    pairs = (groups[:, None] == groups[None, :]) & (groups[:, None] >= 0) & (gap_t > 1e-6)
+    hinge = torch.relu(gap_t.clamp(max=cap) - (z[:, None] - z[None, :]))
+    n = pairs.sum()
+    return torch.where(pairs, hinge, torch.zeros_like(hinge)).sum() / n.clamp_min(1).to(hinge)
+
+
+def batch_loss_grad(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    groups: torch.Tensor | None = None,
+    rank_weight: float = 0.0,
+    eps: float = EPS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(loss, dloss/dpred)`` of ``plcc_loss + rank_weight * within_group_order_loss`` for a whole batch (the
+    second term only with ``groups`` and a positive weight), without touching ``pred``'s graph; see
+    :func:`plcc_grad`."""
+    if groups is None or rank_weight <= 0:
+        return plcc_grad(pred, target, eps)
+    leaf = pred.detach().reshape(-1).float().requires_grad_(True)
+    with torch.enable_grad():
+        y = target.detach().reshape(-1)
+        loss = plcc_loss(leaf, y, eps) + rank_weight * within_group_order_loss(leaf, y, groups.detach(), eps=eps)
         (grad,) = torch.autograd.grad(loss, leaf)
     return loss.detach(), grad

@@ -125,8 +125,10 @@ class TrainConfig:
     follow the training data (the authors' choice), ``frozen`` keeps them. ``method_dim``: the size of a
     baseline's additions (see :mod:`trainer.baselines`). ``cache``: ``auto`` keeps the resized images in memory
     when they fit in 4 GiB. ``profiles``: ``all`` writes a profile every epoch, ``last`` only after the last.
-    ``init``: a profile of the same network (an earlier run's ``epoch_N.safetensors``) whose trained tensors the
-    run starts from instead of a random initialisation (a warm start; the optimiser and schedule start afresh).
+    ``rank_weight``: the weight of :func:`trainer.losses.within_group_order_loss` added to the paper's PLCC loss
+    (0, the paper's loss alone). ``init``: a profile of the same network (an earlier run's
+    ``epoch_N.safetensors``) whose trained tensors the run starts from instead of a random initialisation (a warm
+    start; the optimiser and schedule start afresh).
     """
 
     model: str = "loda_vit_base_r50"
@@ -144,6 +146,7 @@ class TrainConfig:
     micro_batch: int | None = None
     lr: float = 3e-4
     weight_decay: float = 0.01
+    rank_weight: float = 0.0
     train_crops: int | None = None
     test_crops: int | None = None
     train_fraction: float = 0.8
@@ -177,6 +180,7 @@ class TrainConfig:
             (self.micro_batch is None or self.micro_batch >= 1, f"micro-batch must be ≥ 1, got {self.micro_batch}"),
             (self.lr > 0 and math.isfinite(self.lr), f"the learning rate must be positive, got {self.lr}"),
             (self.weight_decay >= 0, f"weight decay must not be negative, got {self.weight_decay}"),
+            (self.rank_weight >= 0, f"the rank weight must not be negative, got {self.rank_weight}"),
             (self.train_crops is None or self.train_crops >= 1, f"train crops must be ≥ 1, got {self.train_crops}"),
             (self.test_crops is None or self.test_crops >= 1, f"test crops must be ≥ 1, got {self.test_crops}"),
             (0.0 < self.train_fraction < 1.0, f"the train fraction must be in (0, 1), got {self.train_fraction}"),
@@ -521,7 +525,17 @@ def amp_dtype(device: torch.device) -> torch.dtype:
 class _Stepper:
     """One optimisation step over a list of micro-batches with the whole batch's PLCC gradient."""
 
-    def __init__(self, net: nn.Module, module: nn.Module, device: torch.device, amp: bool, scaler: Any, d: _Dist):
+    def __init__(
+        self,
+        net: nn.Module,
+        module: nn.Module,
+        device: torch.device,
+        amp: bool,
+        scaler: Any,
+        d: _Dist,
+        rank_weight: float = 0.0,
+    ):
+        self.rank_weight = rank_weight
         self.net = net
         self.module = module
         self.device = device
@@ -537,13 +551,16 @@ class _Stepper:
             out = model(x.float().div_(255.0))
         return out.float().reshape(-1)
 
-    def __call__(self, micro: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
+    def __call__(self, micro: list[tuple[torch.Tensor, ...]]) -> float:
         import torch
 
-        from .losses import plcc_grad
+        from .losses import batch_loss_grad
 
-        xs = [x.to(self.device, non_blocking=True) for x, _ in micro]
-        ys = torch.cat([y.to(self.device, non_blocking=True).float().reshape(-1) for _, y in micro])
+        xs = [m[0].to(self.device, non_blocking=True) for m in micro]
+        ys = torch.cat([m[1].to(self.device, non_blocking=True).float().reshape(-1) for m in micro])
+        groups = None
+        if self.rank_weight > 0 and all(len(m) > 2 for m in micro):
+            groups = _gather(torch.cat([m[2].to(self.device).reshape(-1) for m in micro]), self.dist)
         single = len(xs) == 1
         if single:
             pred = self._forward(self.net, xs[0])
@@ -561,7 +578,7 @@ class _Stepper:
             for buf, saved in zip(_bn_buffers(self.module), snapshot, strict=True):
                 buf.copy_(saved)
             local = torch.cat(parts)
-        loss, grad = plcc_grad(_gather(local, self.dist), _gather(ys, self.dist))
+        loss, grad = batch_loss_grad(_gather(local, self.dist), _gather(ys, self.dist), groups, self.rank_weight)
         share = local.numel()
         # DDP averages gradients over processes: scale by the world size to get the whole batch's gradient.
         grad = grad[self.dist.rank * share : (self.dist.rank + 1) * share] * self.dist.world
@@ -698,14 +715,14 @@ def train_one(
 
         net = DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
 
-    data = TrainCrops(store, draws, crops=crops, size=config.img_size, seed=seed)
+    data = TrainCrops(store, draws, crops=crops, size=config.img_size, seed=seed, with_groups=cfg.rank_weight > 0)
     n_items = len(data)
     try:
         plan0 = epoch_plan(n_items, batch=cfg.batch, micro_batch=cfg.micro_batch, seed=seed, epoch=1, world=d.world)
     except ValueError as exc:
         raise TrainError(str(exc)) from None
     total_steps = cfg.epochs * len(plan0.steps)
-    stepper = _Stepper(net, module, device, amp, scaler, d)
+    stepper = _Stepper(net, module, device, amp, scaler, d, rank_weight=cfg.rank_weight)
     cross_stores = {
         name: (c if isinstance(c, ImageStore) else ImageStore(c, config.short_side, cache=False))
         for name, c in (cross or {}).items()

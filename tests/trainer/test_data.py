@@ -72,6 +72,16 @@ def test_an_image_listed_twice_gets_new_crops_for_its_second_copy(samples):
     assert not torch.equal(twice[4][0], twice[0][0]) or not torch.equal(twice[5][0], twice[1][0])
 
 
+def test_crops_can_carry_their_images_group(tmp_path):
+    samples = [Sample(photo(tmp_path / f"g{i}.png", i), score=i / 3, group=("b", "a", None)[i]) for i in range(3)]
+    store = ImageStore(samples, SHORT, cache=True)
+    plain = TrainCrops(store, [0, 1, 2], crops=1, size=SIZE, seed=0)
+    grouped = TrainCrops(store, [0, 1, 2], crops=1, size=SIZE, seed=0, with_groups=True)
+    assert len(plain[0]) == 2
+    assert [int(grouped[i][2]) for i in range(3)] == [1, 0, -1]  # groups numbered in sorted order; none is -1
+    assert torch.equal(grouped[1][0], plain[1][0]) and grouped[1][2].dtype == torch.int64
+
+
 def test_an_image_smaller_than_the_crop_is_a_train_error(samples):
     crops = TrainCrops(ImageStore(samples, 32), [0], crops=1, size=SIZE, seed=0)
     with pytest.raises(TrainError, match="smaller than the 40px crop"):

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from trainer.losses import plcc, plcc_grad, plcc_loss
+from trainer.losses import batch_loss_grad, plcc, plcc_grad, plcc_loss, within_group_order_loss
 
 
 def test_value_is_eq5_with_scipys_pearson():
@@ -90,3 +90,39 @@ def test_split_batch_gradient_equals_the_whole_batch_gradient():
     layer.zero_grad()
     sum(plcc_loss(layer(x[s]).squeeze(1), y[s]) for s in (slice(0, 6), slice(6, 12))).backward()
     assert not torch.allclose(whole[0], layer.weight.grad / 2, atol=1e-4)
+
+
+def test_order_term_costs_nothing_for_a_linear_prediction_and_counts_only_pairs_within_a_group():
+    y = torch.tensor([0.9, 0.6, 0.3, 0.8, 0.5, 0.2])
+    g = torch.tensor([0, 0, 0, 1, 1, -1])
+    assert float(within_group_order_loss(3 * y - 1, y, g)) == pytest.approx(0.0, abs=1e-6)  # scale, offset: free
+    swapped_inside = torch.tensor([0.6, 0.9, 0.3, 0.8, 0.5, 0.2])  # photo 0's two best swapped
+    assert float(within_group_order_loss(swapped_inside, y, g)) > 0.1
+    # another photo's image, or one with no group, may land anywhere: only within-group pairs are compared
+    across = torch.tensor([0.9, 0.6, 0.3, 0.95, 0.1, 0.99])
+    assert float(within_group_order_loss(across, y, g)) == pytest.approx(float(within_group_order_loss(y, y, g)))
+    assert float(within_group_order_loss(across, y, torch.full((6,), -1))) == 0.0
+    # the gradient raises the better-labelled image of a swapped pair and lowers the other
+    loss, grad = batch_loss_grad(swapped_inside, y, g, rank_weight=1.0)
+    _, plain = plcc_grad(swapped_inside, y)
+    assert float(loss) > float(plcc_loss(swapped_inside, y))
+    assert grad[0] - plain[0] < 0 < grad[1] - plain[1]  # a loss gradient: negative means "push up"
+    assert torch.equal(batch_loss_grad(swapped_inside, y, g, 0.0)[1], plain)
+    assert torch.equal(batch_loss_grad(swapped_inside, y, None, 1.0)[1], plain)
+
+
+def test_order_term_gradient_splits_over_parts_like_plcc():
+    torch.manual_seed(1)
+    layer = torch.nn.Linear(5, 1)
+    x, y, g = torch.randn(12, 5), torch.rand(12), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, -1])
+    layer.zero_grad()
+    pred = layer(x).squeeze(1)
+    (plcc_loss(pred, y) + 0.7 * within_group_order_loss(pred, y, g)).backward()
+    whole = [p.grad.clone() for p in layer.parameters()]
+    with torch.no_grad():
+        preds = layer(x).squeeze(1)
+    _, grad = batch_loss_grad(preds, y, g, rank_weight=0.7)
+    layer.zero_grad()
+    for part in (slice(0, 4), slice(4, 12)):
+        (layer(x[part]).squeeze(1) * grad[part]).sum().backward()
+    assert all(torch.allclose(a, p.grad, atol=1e-6) for a, p in zip(whole, layer.parameters(), strict=True))

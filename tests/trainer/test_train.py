@@ -153,6 +153,14 @@ def test_micro_batches_give_the_same_update_as_the_whole_batch(dataset, tmp_path
     # normalises into full-size steps of either sign. Everything else must agree.
     assert all(np.allclose(w1[k], w2[k], atol=1e-5) for k in w1 if k != "head.bias")
     assert whole.history[-1]["train_loss"] == pytest.approx(parts.history[-1]["train_loss"], abs=1e-5)
+    # the within-group ordering term is a whole-batch loss too: it splits exactly, and it changes the training
+    ranked = {**base, "rank_weight": 1.0}
+    whole_r = train_one(dataset, train_idx, test_idx, TrainConfig(**ranked), tmp_path / "whole_r")
+    parts_r = train_one(dataset, train_idx, test_idx, TrainConfig(**ranked, micro_batch=3), tmp_path / "parts_r")
+    r1, r2 = weights(whole_r.profile), weights(parts_r.profile)
+    assert all(np.allclose(r1[k], r2[k], atol=1e-5) for k in r1 if k != "head.bias")
+    assert whole_r.history[-1]["train_loss"] > whole.history[-1]["train_loss"]  # PLCC plus the (positive) term
+    assert any(not np.allclose(r1[k], w1[k], atol=1e-4) for k in r1 if k != "head.bias")
     # with dropout and adapting BatchNorm, accumulation still runs and stays deterministic
     cfg = TrainConfig(**{**FAST, "epochs": 1}, micro_batch=2)
     a = train_one(dataset, train_idx, test_idx, cfg, tmp_path / "a")
@@ -222,6 +230,8 @@ def test_bad_settings_and_data_are_train_errors(dataset, tmp_path):
         TrainConfig(model="loda_huge").validate()
     with pytest.raises(TrainError, match="at least 2"):
         TrainConfig(**{**FAST, "batch": 1}).validate()
+    with pytest.raises(TrainError, match="rank weight must not be negative"):
+        TrainConfig(**{**FAST, "rank_weight": -1.0}).validate()
     with pytest.raises(TrainError, match="unknown method"):
         TrainConfig(method="prompt").validate()
     with pytest.raises(TrainError, match="no such file"):
