@@ -44,6 +44,7 @@ def main() -> int:
     ap.add_argument("--blur", nargs="*", type=float, default=[2.0, 4.0])
     ap.add_argument("--max-side", type=int, default=1600)
     ap.add_argument("--crops", type=int, default=5)
+    ap.add_argument("--per-photo", action="store_true", help="also print each photo's clean score and changes")
     args = ap.parse_args()
 
     from loda_desktop.engine import model_search_dirs, resolve_model
@@ -73,6 +74,9 @@ def main() -> int:
             for name, score in zip(damages, damaged, strict=True):
                 lowered[name] += score < clean
                 change[name].append(score - clean)
+            if args.per_photo:
+                cells = " ".join(f"{d} {change[d][-1]:+.3f}" for d in damages)
+                print(f"  {path.name}: clean {clean:.3f}, {cells}", flush=True)
         cells = ", ".join(f"{d}: {lowered[d]}/{len(photos)} lowered (mean {np.mean(change[d]):+.3f})" for d in damages)
         print(f"{profile.name} ({profile.path or spec}): {cells}", flush=True)
     return 0

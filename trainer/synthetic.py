@@ -191,6 +191,16 @@ def sensor_noise(img: Array, level: int, rng: np.random.Generator) -> Array:
     return _u8(img + luma + chroma)
 
 
+def low_light(img: Array, level: int, rng: np.random.Generator) -> Array:
+    """A dark, noisy frame: :func:`underexposure` and then :func:`sensor_noise` at the same level.
+
+    Noise on a dark photo lifts its blacks (the noise is clipped at 0) and reads as texture; a model that saw noise
+    only on well-exposed photos and darkness only without noise scored a dark photo *higher* once noise was added.
+    The six full-reference metrics all rank this below the same underexposure without the noise.
+    """
+    return sensor_noise(underexposure(img, level, rng), level, rng)
+
+
 def median_smear(img: Array, level: int, rng: np.random.Generator) -> Array:
     """Over-aggressive denoising: detail smeared away by a median filter."""
     from PIL import ImageFilter
@@ -246,6 +256,7 @@ def _registry() -> dict[str, Distortion]:
         "haze": ("contrast", haze),
         "impulse_noise": ("noise", impulse_noise),
         "sensor_noise": ("noise", sensor_noise),
+        "low_light": ("noise", low_light),
         "chromatic_aberration": ("lens", chromatic_aberration),
         "vignetting": ("lens", vignetting),
     }

@@ -193,6 +193,17 @@ def test_sensor_noise_is_milder_than_the_mildest_imagenet_c_noise(one_torch_thre
     assert ssim[-1] >= fr_metrics(img, distort(img, "gaussian_noise", 1))["ssim"]
 
 
+def test_low_light_is_underexposure_plus_noise_and_ranks_below_it(one_torch_thread):
+    img = textured(h=176, w=224)
+    for level in (1, 3, 5):
+        dark = distort(img, "underexposure", level, seed=4)
+        noisy_dark = distort(img, "low_light", level, seed=4)
+        assert abs(noisy_dark.astype(float).mean() - dark.astype(float).mean()) < 4  # as dark on average
+        assert noisy_dark.astype(float).std() > dark.astype(float).std()  # but grainy
+        plain, grainy = fr_metrics(img, dark), fr_metrics(img, noisy_dark)
+        assert grainy["ssim"] < plain["ssim"] and grainy["gmsd"] > plain["gmsd"]
+
+
 def test_bad_input_is_a_clear_error(tmp_path):
     with pytest.raises(SyntheticError, match="no such folder"):
         make_synthetic(tmp_path / "nope", tmp_path / "out")
