@@ -146,7 +146,7 @@ def add_synthetic_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "make-synthetic",
-        help="distort reference photos (24 types x 5 levels) and label them with a full-reference pseudo-MOS",
+        help="distort reference photos (25 types x 5 levels) and label them with a full-reference pseudo-MOS",
     )
     p.add_argument("src_dir", type=Path, metavar="SRC_DIR", help="folder of pristine reference photos")
     p.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="where images/ and synthetic.csv go")

@@ -1,7 +1,7 @@
 """A KADID-10k-style synthetic distortion dataset with pseudo-MOS labels, built from pristine photos.
 
 Every reference photo is resized (short side :data:`SHORT_SIDE`, the model's input size, so training needs no
-further resampling) and distorted by each of :data:`DISTORTIONS` (24 types) at 5 levels of increasing strength.
+further resampling) and distorted by each of :data:`DISTORTIONS` (25 types) at 5 levels of increasing strength.
 Each distorted image is labelled with a *pseudo-MOS*: the KADIS-700k / DeepFL-IQA idea of using full-reference
 metrics as a stand-in for human opinion. Here six full-reference metrics from ``piq`` that need no download
 (SSIM, GMSD, MS-GMSD, HaarPSI, MDSI, VSI) are each turned into a percentile rank over the whole dataset
@@ -12,14 +12,15 @@ Rows are grouped by reference photo, so splits never leak content.
 
 Distortions come from ``corrupt-tta`` (ImageNet-C corruptions) where it has them with levels that grow
 monotonically; the rest (JPEG 2000, WebP, under-exposure, colour cast, (de)saturation, colour quantisation,
-resampling, pixelation, impulse and mild sensor noise, camera shake, median smear, haze, chromatic aberration,
-vignetting) are written here with Pillow / numpy / scipy: ImageNet-C's own motion blur, zoom blur, fog and
-pixelate change randomly or non-monotonically between levels, and its impulse noise cannot be seeded. Each level
-is deterministic given the seed.
+resampling, pixelation, impulse and mild sensor noise, low light (dark and noisy), camera shake, median smear,
+haze, chromatic aberration, vignetting) are written here with Pillow / numpy / scipy: ImageNet-C's own motion
+blur, zoom blur, fog and pixelate change randomly or non-monotonically between levels, and its impulse noise
+cannot be seeded. Each level is deterministic given the seed.
 
 Output: ``OUT_DIR/images/<ref>/<ref>__<type>__<level>.png`` and ``OUT_DIR/synthetic.csv`` with columns
 ``path, score, group, distortion, level`` plus one column per metric; ``loda train --dataset csv`` reads it.
-With ``references`` each reference photo is also listed as itself (``none``, level 0).
+With ``references`` each reference photo is also listed as itself (``none``, level 0), and a ``weight`` column
+says how many times ``loda train`` draws a row per epoch.
 """
 
 from __future__ import annotations
