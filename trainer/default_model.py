@@ -33,6 +33,35 @@ def _vit_record(path: Path) -> dict[str, Any]:
     return json.loads(raw)
 
 
+_STAGE_KEYS = ("model", "method", "epochs", "batch", "lr", "weight_decay", "rank_weight", "train_crops", "seed", "bn")
+
+
+def _stages(profile: Any) -> list[dict[str, Any]]:
+    """How the trained profile came to be, earliest first: each ``loda train`` run (its settings and data), following
+    ``--init`` back through the earlier profiles that are still on this machine."""
+    from model.profiles import ProfileError, read_profile
+
+    stages: list[dict[str, Any]] = []
+    seen: set[Path] = set()
+    while profile is not None and len(stages) < 10:
+        training = profile.metadata.get("training") or {}
+        stage = {"profile": profile.name, "trained_on": profile.metadata.get("trained_on") or {}}
+        stage["settings"] = {k: training[k] for k in _STAGE_KEYS if k in training}
+        init = training.get("init")
+        if init:
+            stage["settings"]["init"] = Path(init).name
+        stages.append(stage)
+        path = Path(init).expanduser() if init else None
+        if path is None or path in seen or not path.is_file():
+            break
+        seen.add(path)
+        try:
+            profile = read_profile(path)
+        except ProfileError:
+            break
+    return stages[::-1]
+
+
 def make_default(
     trained: Path | str,
     out: Path | str,
@@ -64,7 +93,12 @@ def make_default(
         ),
         "photo_pool": POOL,
     }
-    extra = {"held_out": held_out, "vit_pretraining": _vit_record(vit_weights), "source_profile": profile.name}
+    extra = {
+        "held_out": held_out,
+        "vit_pretraining": _vit_record(vit_weights),
+        "source_profile": profile.name,
+        "training_stages": _stages(profile),
+    }
     return save_model(
         model,
         out,

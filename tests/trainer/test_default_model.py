@@ -41,5 +41,29 @@ def test_the_default_profile_carries_the_network_and_says_what_it_was_trained_on
     with torch.no_grad():
         assert torch.allclose(load_model(out)(x), net(x))
 
+    assert [st["profile"] for st in profile.metadata["training_stages"]] == ["run"]
+
     with pytest.raises(TrainError, match="pretrain-vit"):
         make_default(trained, tmp_path / "x.safetensors", vit_weights=trained, report=report)
+
+
+def test_a_warm_started_run_records_every_training_stage(tmp_path):
+    torch.manual_seed(3)
+    net = create_model(get_config("loda_tiny"), pretrained=False).eval()
+    first = save_model(
+        net, tmp_path / "first.safetensors", name="first", trained_on={"n_train": 80}, extra={"training": {"epochs": 5}}
+    )
+    settings = {"epochs": 2, "lr": 2e-4, "rank_weight": 1.0, "init": str(first), "search_dirs": ["/somewhere"]}
+    second = save_model(net, tmp_path / "second.safetensors", name="second", extra={"training": settings})
+    vit = tmp_path / "vit.safetensors"
+    _save(net.vit, vit, {"held_out": {"type_accuracy": 0.8}})
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"images": 20, "references": 4, "srcc": 0.9, "plcc": 0.9}))
+    meta = read_profile(make_default(second, tmp_path / "d.safetensors", vit_weights=vit, report=report)).metadata
+    stages = meta["training_stages"]
+    assert [st["profile"] for st in stages] == ["first", "second"]
+    assert stages[0]["settings"] == {"epochs": 5} and stages[0]["trained_on"]["n_train"] == 80
+    assert stages[1]["settings"] == {"epochs": 2, "lr": 2e-4, "rank_weight": 1.0, "init": "first.safetensors"}
+    first.unlink()  # an earlier stage that is gone is named by the later one, and the chain stops there
+    meta = read_profile(make_default(second, tmp_path / "e.safetensors", vit_weights=vit, report=report)).metadata
+    assert [st["profile"] for st in meta["training_stages"]] == ["second"]
