@@ -313,19 +313,28 @@ def load_model(
         )
     model.config = profile.config  # a full profile's backbones came from the file, not from "pretrained=False"
     if profile.path is not None:
-        tensors = read_tensors(profile.path)
-        expected = model.state_dict() if full else model.adapter_state_dict()
-        missing = sorted(set(expected) - set(tensors))
-        unexpected = sorted(set(tensors) - set(expected))
-        wrong = sorted(k for k in expected if k in tensors and tuple(tensors[k].shape) != tuple(expected[k].shape))
-        if missing or unexpected or wrong:
-            parts = []
-            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
-                if keys:
-                    parts.append(f"{len(keys)} {label} (e.g. {keys[0]})")
-            raise ProfileError(
-                f"{profile.path}: the tensors do not match the '{profile.config.name}' network: " + "; ".join(parts)
-            )
-        state = {k: torch.from_numpy(np.array(v)) for k, v in tensors.items()}
-        model.load_state_dict(state, strict=full)
+        load_tensors(model, profile)
     return model.to(device).eval()
+
+
+def load_tensors(model: LoDa, profile: Profile) -> None:
+    """Load a profile file's tensors into a built network of its kind, checking every name and shape: a full
+    profile holds the whole state, an adapter profile the trained tensors and the CNN's BatchNorm statistics."""
+    import torch
+
+    full = profile.kind == "full"
+    tensors = read_tensors(profile.path)  # type: ignore[arg-type]
+    expected = model.state_dict() if full else model.adapter_state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = sorted(k for k in expected if k in tensors and tuple(tensors[k].shape) != tuple(expected[k].shape))
+    if missing or unexpected or wrong:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
+            if keys:
+                parts.append(f"{len(keys)} {label} (e.g. {keys[0]})")
+        raise ProfileError(
+            f"{profile.path}: the tensors do not match the '{profile.config.name}' network: " + "; ".join(parts)
+        )
+    state = {k: torch.from_numpy(np.array(v)) for k, v in tensors.items()}
+    model.load_state_dict(state, strict=full)

@@ -442,29 +442,21 @@ def build_model(cfg: TrainConfig) -> nn.Module:
 
 
 def _init_from(module: nn.Module, cfg: TrainConfig) -> None:
-    """Load the trained tensors of the profile ``cfg.init`` into ``module`` (a warm start): every tensor the
-    network trains (and the CNN's BatchNorm statistics) must be there with its shape, and the profile must describe
-    the same network. A full profile (random backbones) brings its backbones too: they exist nowhere else."""
-    import torch
-
-    from model.profiles import ProfileError, read_profile, read_tensors
+    """Load the trained tensors of the profile ``cfg.init`` into ``module`` (a warm start): the profile must
+    describe the same network, and :func:`model.profiles.load_tensors` checks every tensor's name and shape. A full
+    profile (random backbones) brings its backbones too: they exist nowhere else."""
+    from model.profiles import ProfileError, load_tensors, read_profile
 
     path = Path(cfg.init).expanduser()  # type: ignore[arg-type]
     try:
         profile = read_profile(path)
-        tensors = read_tensors(path)
+        ours, theirs = module.config, profile.config  # type: ignore[attr-defined]
+        shape = ("vit", "cnn", "cnn_out_indices", "r", "heads", "n_interactions", "pool", "injector", "vit_kwargs")
+        if any(getattr(ours, k) != getattr(theirs, k) for k in shape):
+            raise TrainError(f"--init: {path} holds a '{theirs.name}' network built unlike this run's '{ours.name}'")
+        load_tensors(module, profile)  # type: ignore[arg-type]
     except ProfileError as exc:
         raise TrainError(f"--init: {exc}") from None
-    ours, theirs = module.config, profile.config  # type: ignore[attr-defined]
-    shape = ("vit", "cnn", "cnn_out_indices", "r", "heads", "n_interactions", "pool", "injector", "vit_kwargs")
-    if any(getattr(ours, k) != getattr(theirs, k) for k in shape):
-        raise TrainError(f"--init: {path} holds a '{theirs.name}' network built unlike this run's '{ours.name}'")
-    full = profile.kind == "full"
-    expected = module.state_dict() if full else module.adapter_state_dict()  # type: ignore[operator]
-    bad = sorted(k for k in expected if k not in tensors or tuple(tensors[k].shape) != tuple(expected[k].shape))
-    if bad:
-        raise TrainError(f"--init: {path} lacks {len(bad)} of this network's trained tensors (e.g. {bad[0]})")
-    module.load_state_dict({k: torch.from_numpy(np.array(tensors[k])) for k in expected}, strict=False)
     log.info("initialised the trained part from %s", path)
 
 
