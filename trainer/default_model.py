@@ -43,7 +43,7 @@ def _stages(profile: Any) -> list[dict[str, Any]]:
 
     stages: list[dict[str, Any]] = []
     seen: set[Path] = set()
-    while profile is not None and len(stages) < 10:
+    for _ in range(10):
         training = profile.metadata.get("training") or {}
         stage = {"profile": profile.name, "trained_on": profile.metadata.get("trained_on") or {}}
         stage["settings"] = {k: training[k] for k in _STAGE_KEYS if k in training}
