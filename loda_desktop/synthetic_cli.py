@@ -89,31 +89,46 @@ def cmd_pretrain_vit(args: argparse.Namespace) -> int:
 def cmd_eval_synthetic(args: argparse.Namespace) -> int:
     import json
 
-    from trainer.synthetic import evaluate_predictions
+    from trainer.synthetic import SyntheticError, evaluate_predictions
 
     predictions = args.predictions
-    if predictions is None:  # score every image of the table with a model first
-        predictions = _score_table(args.csv, args.model, args.crops)
+    if predictions is not None and args.held_out:
+        raise SyntheticError("--held-out picks the images to score with --model; leave PREDICTIONS out")
+    if predictions is None:  # score the table's images with a model first
+        held_out = (args.train_fraction, args.seed) if args.held_out else None
+        predictions = _score_table(args.csv, args.model, args.crops, held_out)
     print(json.dumps(evaluate_predictions(args.csv, predictions), indent=2))
     return 0
 
 
-def _score_table(table: Path, model: str, crops: int) -> Path:
-    """Score every image of a synthetic table with ``model``; the predictions CSV goes next to the table."""
+def _score_table(table: Path, model: str, crops: int, held_out: tuple[float, int] | None = None) -> Path:
+    """Score the images of a synthetic table with ``model``: all of them, or with ``held_out`` = (train
+    fraction, seed) only the photos ``loda train`` holds out with those settings. The predictions CSV goes next to
+    the table."""
     import csv
 
     from tqdm import tqdm
 
     from trainer.datasets import read_csv_table
+    from trainer.splits import train_test_split
     from trainer.synthetic import SyntheticError
 
     from .engine import Engine
     from .settings import Settings
 
     samples = read_csv_table(table)
+    tag = ""
+    if held_out is not None:
+        fraction, seed = held_out
+        try:
+            _, test = train_test_split(samples, fraction, seed)
+        except ValueError as e:
+            raise SyntheticError(f"{table}: cannot split it: {e}") from None
+        samples = [samples[i] for i in test]
+        tag = f"-heldout-seed{seed}"
     engine = Engine(Settings(model=model, crops=crops, device="cpu"))  # the app's scorer: backend auto
     profile, scorer = engine.profile, engine.scorer
-    out = table.with_name(f"predictions-{profile.name}-{crops}crops.csv")
+    out = table.with_name(f"predictions-{profile.name}-{crops}crops{tag}.csv")
     with open(out, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["path", "group", "target", "prediction"])
@@ -202,6 +217,13 @@ def add_synthetic_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", default="default", help="the model that scores the table (default: the app's)")
     p.add_argument("--crops", type=int, default=5, help="crops per image when scoring (5)")
+    p.add_argument(
+        "--held-out",
+        action="store_true",
+        help="with --model: score only the photos loda train holds out (same --seed and --train-fraction)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="with --held-out: loda train's --seed (0)")
+    p.add_argument("--train-fraction", type=float, default=0.8, help="with --held-out: loda train's (0.8)")
     p.set_defaults(func=cmd_eval_synthetic)
 
     p = sub.add_parser(

@@ -1,10 +1,13 @@
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from loda_desktop.cli import main
+from trainer.datasets import read_csv_table
+from trainer.splits import train_test_split
 
 
 def test_make_pool_then_make_synthetic(tmp_path, capsys):
@@ -34,6 +37,20 @@ def test_make_pool_then_make_synthetic(tmp_path, capsys):
     assert main(["eval-synthetic", str(out / "synthetic.csv"), "--model", "loda_tiny", "--crops", "1"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["images"] == 8 and report["references"] == 2 and report["series"] == 4
+    # --held-out scores only the photos loda train holds out with the same seed and fraction
+    assert (
+        main(["eval-synthetic", str(out / "synthetic.csv"), "--model", "loda_tiny", "--crops", "1", "--held-out"]) == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["images"] == 4 and report["references"] == 1 and report["series"] == 2
+    samples = read_csv_table(out / "synthetic.csv")
+    _, test = train_test_split(samples, 0.8, 0)
+    with open(out / "predictions-loda_tiny-1crops-heldout-seed0.csv", newline="") as f:
+        scored = [Path(r["path"]).name for r in csv.DictReader(f)]
+    assert scored == [samples[i].path.name for i in test]
+    predictions = str(out / "predictions-loda_tiny-1crops.csv")
+    assert main(["eval-synthetic", str(out / "synthetic.csv"), predictions, "--held-out"]) == 1
+    assert "leave PREDICTIONS out" in capsys.readouterr().err
 
 
 def test_make_synthetic_errors_are_one_line(tmp_path, capsys):
