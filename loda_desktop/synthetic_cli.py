@@ -70,6 +70,7 @@ def cmd_pretrain_vit(args: argparse.Namespace) -> int:
         patch_drop=args.patch_drop,
         seed=args.seed,
         workers=args.workers,
+        amp=args.amp,
     )
     bar = tqdm(total=cfg.steps, unit="step", disable=None, file=sys.stderr)
 
@@ -201,6 +202,7 @@ def add_synthetic_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patch-drop", type=float, default=0.5, help="share of patch tokens dropped while training")
     p.add_argument("--seed", type=int, default=0, help="also picks the held-out photos, as loda train --seed")
     p.add_argument("--workers", type=int, default=1, help="image-decoding processes")
+    p.add_argument("--amp", action="store_true", help="bfloat16 mixed precision for the training steps")
     p.set_defaults(func=cmd_pretrain_vit)
 
     p = sub.add_parser(

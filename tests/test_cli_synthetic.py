@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from safetensors import safe_open
 
 from loda_desktop.cli import main
 from trainer.datasets import read_csv_table
@@ -51,6 +52,12 @@ def test_make_pool_then_make_synthetic(tmp_path, capsys):
     predictions = str(out / "predictions-loda_tiny-1crops.csv")
     assert main(["eval-synthetic", str(out / "synthetic.csv"), predictions, "--held-out"]) == 1
     assert "leave PREDICTIONS out" in capsys.readouterr().err
+    # pretrain-vit --amp: bfloat16 training steps, recorded in the ViT file it writes
+    vit = tmp_path / "vit.safetensors"
+    args = ["pretrain-vit", str(out / "synthetic.csv"), str(vit), "--model", "loda_tiny", "--steps", "2"]
+    assert main([*args, "--batch", "4", "--workers", "0", "--amp"]) == 0
+    with safe_open(str(vit), framework="pt") as f:
+        assert json.loads(f.metadata()["loda_pretrain"])["settings"]["amp"] is True
 
 
 def test_make_synthetic_errors_are_one_line(tmp_path, capsys):

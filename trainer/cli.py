@@ -180,7 +180,11 @@ def add_train_parser(
     g.add_argument("--seed", type=_non_negative_int, default=0, metavar="S", help="seed of repeat 1 (repeat k: S+k-1)")
     g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train (auto)")
     g.add_argument(
-        "--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision (default: on with CUDA)"
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mixed precision for training (default: on with CUDA; on a CPU bfloat16, off unless asked; "
+        "evaluation on a CPU stays float32)",
     )
     g.add_argument("--deterministic", action="store_true", help="deterministic CUDA kernels (slower)")
 

@@ -504,12 +504,12 @@ def _gather(t: torch.Tensor, d: _Dist) -> torch.Tensor:
 
 
 def amp_dtype(device: torch.device) -> torch.dtype:
-    """Mixed precision's type: bfloat16 on a GPU that has it (Ampere and later; float32's range, so no loss
-    scaling), else float16 with a GradScaler. float16's scaler skips every step whose gradients overflow, and
-    it starts high: a short run on an H100 skipped all its steps and never moved a weight."""
+    """Mixed precision's type: bfloat16 on a CPU and on a GPU that has it (Ampere and later; float32's range, so
+    no loss scaling), else float16 with a GradScaler. float16's scaler skips every step whose gradients overflow,
+    and it starts high: a short run on an H100 skipped all its steps and never moved a weight."""
     import torch
 
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+    if device.type == "cpu" or (device.type == "cuda" and torch.cuda.is_bf16_supported()):
         return torch.bfloat16
     return torch.float16
 
@@ -648,7 +648,8 @@ def train_one(
     seed = cfg.seed if seed is None else int(seed)
     d = init_distributed(cfg.device)
     device = _device(cfg, d)
-    amp = bool(cfg.amp if cfg.amp is not None else device.type == "cuda") and device.type == "cuda"
+    # on by default with CUDA; on a CPU only when asked (bfloat16 pays off where the CPU has AVX-512 BF16 or AMX)
+    amp = bool(cfg.amp if cfg.amp is not None else device.type == "cuda")
     out_dir = Path(out_dir)
     if d.main:
         out_dir.mkdir(parents=True, exist_ok=True)

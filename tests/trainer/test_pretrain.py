@@ -69,6 +69,24 @@ def test_the_loss_falls_on_an_easy_pretext(synthetic_csv, tmp_path):
     assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.2
 
 
+def test_amp_runs_the_training_steps_in_bfloat16_and_records_it(synthetic_csv, tmp_path, monkeypatch):
+    dtypes = {}
+    forward = pretrain.PretrainNet.forward
+
+    def spy(self, x):
+        out = forward(self, x)
+        dtypes.setdefault("train" if self.training else "eval", set()).add(out[0].dtype)
+        return out
+
+    monkeypatch.setattr(pretrain.PretrainNet, "forward", spy)
+    for amp in (False, True):
+        dtypes.clear()
+        cfg = PretrainConfig(model="loda_tiny", steps=3, batch=4, warmup=1, workers=0, eval_images=4, amp=amp)
+        record = pretrain_vit(synthetic_csv, tmp_path / f"v{amp}.safetensors", cfg)
+        assert dtypes == {"train": {torch.bfloat16 if amp else torch.float32}, "eval": {torch.float32}}
+        assert record["settings"]["amp"] is amp and np.isfinite(record["final_loss"])
+
+
 def test_bad_input_is_a_clear_error(tmp_path, synthetic_csv):
     plain = tmp_path / "plain.csv"
     plain.write_text("path,score\n" + "".join(f"{p},{i}\n" for i, p in enumerate(["a.png", "b.png"])))

@@ -202,6 +202,30 @@ def test_mixed_precision_on_cuda_moves_the_weights_from_the_first_steps(dataset,
     assert moved and np.isfinite(result.history[-1]["train_loss"])
 
 
+@pytest.mark.parametrize("amp", [False, True])
+def test_bfloat16_on_a_cpu_only_when_asked_and_evaluation_stays_float32(amp, dataset, tmp_path, monkeypatch):
+    from trainer import train as train_module
+
+    seen: dict[str, set] = {"train": set(), "eval": set()}
+    build = train_module.build_model
+
+    def spy(cfg):
+        net = build(cfg)
+        for m in net.modules():
+            if isinstance(m, torch.nn.Linear):
+                # frozen parts run in eval mode while training too: grad mode tells training from evaluation
+                m.register_forward_hook(lambda _m, _i, y: seen["train" if y.requires_grad else "eval"].add(y.dtype))
+        return net
+
+    monkeypatch.setattr(train_module, "build_model", spy)
+    train_idx, test_idx = split(dataset)
+    cfg = TrainConfig(**{**FAST, "amp": amp, "epochs": 1, "profiles": "last"})
+    result = train_one(dataset, train_idx, test_idx, cfg, tmp_path / "amp")
+    assert seen["train"] == ({torch.bfloat16} if amp else {torch.float32})
+    assert seen["eval"] == {torch.float32}
+    assert np.isfinite(result.history[-1]["train_loss"]) and np.isfinite(result.history[-1]["srcc"])
+
+
 def test_a_baseline_method_trains_and_saves_its_weights(dataset, tmp_path):
     from trainer.baselines import load_baseline
 
