@@ -52,7 +52,7 @@ class PretrainConfig:
     seed: int = 0
     workers: int = 1
     eval_images: int = 512
-    amp: bool = False  # bfloat16 autocast for the training steps (faster on a CPU with AVX-512 BF16 or AMX)
+    amp: bool = False  # bfloat16 autocast for the training steps (faster here on a CPU with AVX-512 BF16)
 
     def validate(self) -> None:
         checks = [

@@ -648,7 +648,7 @@ def train_one(
     seed = cfg.seed if seed is None else int(seed)
     d = init_distributed(cfg.device)
     device = _device(cfg, d)
-    # on by default with CUDA; on a CPU only when asked (bfloat16 pays off where the CPU has AVX-512 BF16 or AMX)
+    # on by default with CUDA; on a CPU only when asked (bfloat16 paid off here on a CPU with AVX-512 BF16)
     amp = bool(cfg.amp if cfg.amp is not None else device.type == "cuda")
     out_dir = Path(out_dir)
     if d.main:
