@@ -177,6 +177,14 @@ def add_train_parser(
         help="add W × a within-group ordering term: of two images of one group in a batch, the better-labelled "
         "must score higher (0: the paper's PLCC loss alone)",
     )
+    g.add_argument(
+        "--pair-weight",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="add W × a pair term: a quarter of each batch's crops get a copy with faint noise or blur, which must "
+        "score below its source (0: none)",
+    )
     g.add_argument("--seed", type=_non_negative_int, default=0, metavar="S", help="seed of repeat 1 (repeat k: S+k-1)")
     g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train (auto)")
     g.add_argument(
@@ -196,10 +204,11 @@ def add_train_parser(
     g.add_argument("--resume", action="store_true", help="continue the run in --out after its last finished epoch")
     g.add_argument(
         "--eval-every",
-        type=_positive_int,
+        type=_non_negative_int,
         default=1,
         metavar="N",
-        help="evaluate the test split every N epochs (the last epoch always)",
+        help="evaluate the test split every N epochs (the last epoch always); 0: never, for a run scored "
+        "afterwards (loda eval-synthetic --held-out scores a synthetic table's split with ONNX Runtime)",
     )
     g.add_argument("--eval-init", action="store_true", help="also evaluate before training (epoch 0)")
     g.add_argument("--eval-batch", type=_positive_int, default=64, metavar="B", help="crops per evaluation batch")
@@ -252,6 +261,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         lr=args.lr,
         weight_decay=args.weight_decay,
         rank_weight=args.rank_weight,
+        pair_weight=args.pair_weight,
         train_crops=args.train_crops,
         test_crops=args.test_crops,
         train_fraction=args.train_fraction,

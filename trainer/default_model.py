@@ -33,7 +33,19 @@ def _vit_record(path: Path) -> dict[str, Any]:
     return json.loads(raw)
 
 
-_STAGE_KEYS = ("model", "method", "epochs", "batch", "lr", "weight_decay", "rank_weight", "train_crops", "seed", "bn")
+_STAGE_KEYS = (
+    "model",
+    "method",
+    "epochs",
+    "batch",
+    "lr",
+    "weight_decay",
+    "rank_weight",
+    "pair_weight",
+    "train_crops",
+    "seed",
+    "bn",
+)
 
 
 def _stages(profile: Any) -> list[dict[str, Any]]:

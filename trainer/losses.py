@@ -31,13 +31,28 @@ group in a batch (two damaged copies of one reference photo), a hinge that asks 
 higher by the gap of their labels, both measured in standard deviations of the batch
 (:func:`within_group_order_loss`). PLCC over a batch of many photos barely notices that one photo's clean copy
 and its mildest damage are swapped; this term does. Like PLCC it ignores the scale and offset of the predictions.
+
+A second optional term (``loda train --pair-weight``) needs no label: some crops of each batch are copied with
+faint noise or blur added on the fly (:func:`trainer.train.faint_copies`), and a hinge asks each copy to score
+below its source by a small margin, in standard deviations of the batch's predictions
+(:func:`faint_copy_order_loss`). The copies are not part of the PLCC term. This is the pairwise ranking of
+synthetically degraded images of RankIQA (Liu et al., ICCV 2017), aimed at damage too faint for the
+full-reference labels to separate from the clean photo.
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["batch_loss_grad", "plcc", "plcc_grad", "plcc_loss", "within_group_order_loss"]
+__all__ = [
+    "batch_loss_grad",
+    "faint_copy_order_loss",
+    "pair_loss_grad",
+    "plcc",
+    "plcc_grad",
+    "plcc_loss",
+    "within_group_order_loss",
+]
 
 EPS = 1e-6
 
@@ -118,5 +133,32 @@ def batch_loss_grad(
     with torch.enable_grad():
         y = target.detach().reshape(-1)
         loss = plcc_loss(leaf, y, eps) + rank_weight * within_group_order_loss(leaf, y, groups.detach(), eps=eps)
+        (grad,) = torch.autograd.grad(loss, leaf)
+    return loss.detach(), grad
+
+
+def faint_copy_order_loss(
+    source: torch.Tensor, copy: torch.Tensor, scale: torch.Tensor | float, margin: float = 0.05
+) -> torch.Tensor:
+    """Mean hinge ``max(0, margin - (source_i - copy_i) / scale)``: each damaged copy must score below its source
+    by ``margin`` units of ``scale`` (the batch's prediction deviation, treated as a constant). 0 (attached to
+    the graph) without pairs."""
+    source, copy = source.reshape(-1).float(), copy.reshape(-1).float()
+    if source.numel() != copy.numel():
+        raise ValueError(f"sources and copies differ in number: {source.numel()} vs {copy.numel()}")
+    if source.numel() == 0:
+        return source.sum() * 0.0
+    return torch.relu(margin - (source - copy) / scale).mean()
+
+
+def pair_loss_grad(
+    pred: torch.Tensor, sources: torch.Tensor, copies: torch.Tensor, scale: torch.Tensor | float, margin: float = 0.05
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(loss, dloss/dpred)`` of :func:`faint_copy_order_loss` over ``pred[sources]`` and ``pred[copies]`` (index
+    tensors into ``pred``), without touching ``pred``'s graph; see :func:`plcc_grad`."""
+    leaf = pred.detach().reshape(-1).float().requires_grad_(True)
+    scale = torch.as_tensor(scale, dtype=leaf.dtype, device=leaf.device).detach()
+    with torch.enable_grad():
+        loss = faint_copy_order_loss(leaf[sources], leaf[copies], scale, margin)
         (grad,) = torch.autograd.grad(loss, leaf)
     return loss.detach(), grad

@@ -15,8 +15,8 @@ Protocol (every default is the paper's):
   incomplete last batch (an epoch smaller than one batch is one batch);
 - evaluation: the mean of 15 deterministic crops per test image, scored by the app's own scorer
   (:class:`model.scorer.TorchScorer`); SRCC, PLCC after the VQEG logistic fit, KRCC, RMSE (:mod:`trainer.metrics`)
-  after every ``eval_every`` epochs and always after the last, which is the reported number; medians over the
-  repeats;
+  after every ``eval_every`` epochs and always after the last, which is the reported number (``eval_every=0``:
+  never, for a run scored afterwards); medians over the repeats;
 - cross-dataset (Table II): each repeat's final model also scores every image of the other dataset(s).
 
 Gradient accumulation (``micro_batch`` < ``batch``) and several processes give the gradient of the whole batch's
@@ -126,9 +126,10 @@ class TrainConfig:
     baseline's additions (see :mod:`trainer.baselines`). ``cache``: ``auto`` keeps the resized images in memory
     when they fit in 4 GiB. ``profiles``: ``all`` writes a profile every epoch, ``last`` only after the last.
     ``rank_weight``: the weight of :func:`trainer.losses.within_group_order_loss` added to the paper's PLCC loss
-    (0, the paper's loss alone). ``init``: a profile of the same network (an earlier run's
-    ``epoch_N.safetensors``) whose trained tensors the run starts from instead of a random initialisation (a warm
-    start; the optimiser and schedule start afresh).
+    (0, the paper's loss alone). ``pair_weight``: the weight of :func:`trainer.losses.faint_copy_order_loss` on
+    faint copies of a quarter of each batch's crops (:func:`faint_copies`; 0, none). ``init``: a profile of the
+    same network (an earlier run's ``epoch_N.safetensors``) whose trained tensors the run starts from instead of a
+    random initialisation (a warm start; the optimiser and schedule start afresh).
     """
 
     model: str = "loda_vit_base_r50"
@@ -147,6 +148,7 @@ class TrainConfig:
     lr: float = 3e-4
     weight_decay: float = 0.01
     rank_weight: float = 0.0
+    pair_weight: float = 0.0
     train_crops: int | None = None
     test_crops: int | None = None
     train_fraction: float = 0.8
@@ -181,6 +183,7 @@ class TrainConfig:
             (self.lr > 0 and math.isfinite(self.lr), f"the learning rate must be positive, got {self.lr}"),
             (self.weight_decay >= 0, f"weight decay must not be negative, got {self.weight_decay}"),
             (self.rank_weight >= 0, f"the rank weight must not be negative, got {self.rank_weight}"),
+            (self.pair_weight >= 0, f"the pair weight must not be negative, got {self.pair_weight}"),
             (self.train_crops is None or self.train_crops >= 1, f"train crops must be ≥ 1, got {self.train_crops}"),
             (self.test_crops is None or self.test_crops >= 1, f"test crops must be ≥ 1, got {self.test_crops}"),
             (0.0 < self.train_fraction < 1.0, f"the train fraction must be in (0, 1), got {self.train_fraction}"),
@@ -188,7 +191,7 @@ class TrainConfig:
             (self.bn in ("adapt", "frozen"), f"bn must be 'adapt' or 'frozen', got {self.bn!r}"),
             (self.cache in ("auto", "on", "off"), f"cache must be auto, on or off, got {self.cache!r}"),
             (self.profiles in ("all", "last"), f"profiles must be 'all' or 'last', got {self.profiles!r}"),
-            (self.eval_every >= 1, f"eval-every must be at least 1, got {self.eval_every}"),
+            (self.eval_every >= 0, f"eval-every must not be negative, got {self.eval_every}"),
             (self.eval_batch >= 1, f"the evaluation batch must be at least 1, got {self.eval_batch}"),
             (self.calib_images >= 2, f"calibration needs at least 2 images, got {self.calib_images}"),
             (self.workers >= 0, f"workers must not be negative, got {self.workers}"),
@@ -514,6 +517,43 @@ def amp_dtype(device: torch.device) -> torch.dtype:
     return torch.float16
 
 
+# the pair term (``pair_weight``): the share of each micro-batch's crops that get a faint copy, and the margin
+# by which a copy must score below its source, in standard deviations of the batch's predictions
+PAIR_SHARE = 0.25
+PAIR_MARGIN = 0.05
+# faint damage, in 0–255 units at the training crops' scale (the app's 384-px short side): noise of σ 15 and 30
+# on a 1,600 × 1,067 photo measures σ 4.4 and 8.8 once the app has downscaled it (2.8×); a blur of σ 0.4–1 px
+# here is one of about 1–3 px there
+FAINT_NOISE = (2.0, 8.0)
+FAINT_BLUR = (0.4, 1.0)
+
+
+def faint_copies(x: torch.Tensor, seed: int, first: int = 0) -> torch.Tensor:
+    """Copies of the uint8 crops ``x`` (n, 3, H, W), each with faint damage drawn from ``seed`` and its place
+    (``first`` + its index, so that a batch split in parts gets the same copies): two in three get
+    grey grain of a random σ in :data:`FAINT_NOISE` plus colour grain of half that σ, clipped to 0–255 the way a
+    sensor's noise is on a dark photo; the others a Gaussian blur of a random σ in :data:`FAINT_BLUR`. uint8 on
+    the CPU."""
+    import torch
+    from torchvision.transforms.v2.functional import gaussian_blur
+
+    src = x.detach().cpu().float()
+    out = torch.empty_like(src)
+    for i in range(src.shape[0]):
+        g = torch.Generator().manual_seed(_derive_seed(seed, first + i))
+        u = torch.rand(2, generator=g).tolist()
+        if u[0] < 2 / 3:
+            sigma = FAINT_NOISE[0] + u[1] * (FAINT_NOISE[1] - FAINT_NOISE[0])
+            grey = torch.randn((1, *src.shape[2:]), generator=g) * sigma
+            colour = torch.randn(src.shape[1:], generator=g) * (sigma / 2)
+            out[i] = src[i] + grey + colour
+        else:
+            sigma = FAINT_BLUR[0] + u[1] * (FAINT_BLUR[1] - FAINT_BLUR[0])
+            radius = max(1, math.ceil(3 * sigma))
+            out[i] = gaussian_blur(src[i], kernel_size=[2 * radius + 1] * 2, sigma=[sigma, sigma])
+    return out.round_().clamp_(0, 255).to(torch.uint8)
+
+
 class _Stepper:
     """One optimisation step over a list of micro-batches with the whole batch's PLCC gradient."""
 
@@ -526,8 +566,12 @@ class _Stepper:
         scaler: Any,
         d: _Dist,
         rank_weight: float = 0.0,
+        pair_weight: float = 0.0,
     ):
         self.rank_weight = rank_weight
+        self.pair_weight = pair_weight
+        self.pair_share = PAIR_SHARE
+        self.pair_margin = PAIR_MARGIN
         self.net = net
         self.module = module
         self.device = device
@@ -543,16 +587,32 @@ class _Stepper:
             out = model(x.float().div_(255.0))
         return out.float().reshape(-1)
 
-    def __call__(self, micro: list[tuple[torch.Tensor, ...]]) -> float:
+    def __call__(self, micro: list[tuple[torch.Tensor, ...]], seed: int = 0) -> float:
+        """One step's loss; ``seed`` draws the faint copies of the pair term (one per step: resumable)."""
         import torch
 
-        from .losses import batch_loss_grad
+        from .losses import batch_loss_grad, pair_loss_grad
 
         xs = [m[0].to(self.device, non_blocking=True) for m in micro]
         ys = torch.cat([m[1].to(self.device, non_blocking=True).float().reshape(-1) for m in micro])
         groups = None
         if self.rank_weight > 0 and all(len(m) > 2 for m in micro):
             groups = _gather(torch.cat([m[2].to(self.device).reshape(-1) for m in micro]), self.dist)
+        # positions in the concatenated predictions: the batch's own crops, and each faint copy with its source
+        # (the first quarter of the batch's crops get copies, each drawn from its place: however it is split)
+        own, sources, copies, offset, first = [], [], [], 0, 0
+        if self.pair_weight > 0:
+            wanted = max(1, round(sum(x.shape[0] for x in xs) * self.pair_share))
+            for i, x in enumerate(xs):
+                n = x.shape[0]
+                k = min(n, max(0, wanted - first))
+                if k:
+                    xs[i] = torch.cat([x, faint_copies(x[:k], seed, first=first).to(x.device)])
+                own.append(torch.arange(offset, offset + n))
+                sources.append(torch.arange(offset, offset + k))
+                copies.append(torch.arange(offset + n, offset + n + k))
+                offset += n + k
+                first += n
         single = len(xs) == 1
         if single:
             pred = self._forward(self.net, xs[0])
@@ -570,10 +630,23 @@ class _Stepper:
             for buf, saved in zip(_bn_buffers(self.module), snapshot, strict=True):
                 buf.copy_(saved)
             local = torch.cat(parts)
-        loss, grad = batch_loss_grad(_gather(local, self.dist), _gather(ys, self.dist), groups, self.rank_weight)
-        share = local.numel()
+        mine = torch.cat(own).to(local.device) if own else None
+        ranked = local if mine is None else local[mine]
+        everyone = _gather(ranked, self.dist)
+        loss, grad = batch_loss_grad(everyone, _gather(ys, self.dist), groups, self.rank_weight)
+        share = ranked.numel()
         # DDP averages gradients over processes: scale by the world size to get the whole batch's gradient.
         grad = grad[self.dist.rank * share : (self.dist.rank + 1) * share] * self.dist.world
+        if mine is not None:
+            # the pair term is each process's own mean (DDP's average of them is the batch's mean), in units of
+            # the whole batch's prediction deviation
+            scale = torch.sqrt(everyone.var(unbiased=False) + 1e-12)
+            s_idx, c_idx = torch.cat(sources).to(local.device), torch.cat(copies).to(local.device)
+            pair, pair_grad = pair_loss_grad(local, s_idx, c_idx, scale, self.pair_margin)
+            full = torch.zeros_like(local)
+            full[mine] = grad
+            grad = full + self.pair_weight * pair_grad
+            loss = loss + self.pair_weight * pair
         if single:
             self.scaler.scale((pred * grad).sum()).backward()
             return float(loss)
@@ -715,7 +788,7 @@ def train_one(
     except ValueError as exc:
         raise TrainError(str(exc)) from None
     total_steps = cfg.epochs * len(plan0.steps)
-    stepper = _Stepper(net, module, device, amp, scaler, d, rank_weight=cfg.rank_weight)
+    stepper = _Stepper(net, module, device, amp, scaler, d, rank_weight=cfg.rank_weight, pair_weight=cfg.pair_weight)
     cross_stores = {
         name: (c if isinstance(c, ImageStore) else ImageStore(c, config.short_side, cache=False))
         for name, c in (cross or {}).items()
@@ -794,7 +867,7 @@ def train_one(
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 optimizer.zero_grad(set_to_none=True)
-                losses.append(stepper(pending))
+                losses.append(stepper(pending, seed=_derive_seed(seed, 3, step)))
                 scaler.step(optimizer)
                 scaler.update()
                 pending = []
@@ -813,7 +886,7 @@ def train_one(
             "lr": _cosine_lr(cfg.lr, step, total_steps),
         }
         if d.main:
-            if last or epoch % cfg.eval_every == 0:
+            if cfg.eval_every and (last or epoch % cfg.eval_every == 0):
                 keep = out_dir / PREDICTIONS_NAME if last else None
                 metrics = evaluate_on(test_idx, store, targets, f"evaluating epoch {epoch}", keep)
                 record.update(_metrics_of("", metrics))

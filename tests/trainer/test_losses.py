@@ -126,3 +126,21 @@ def test_order_term_gradient_splits_over_parts_like_plcc():
     for part in (slice(0, 4), slice(4, 12)):
         (layer(x[part]).squeeze(1) * grad[part]).sum().backward()
     assert all(torch.allclose(a, p.grad, atol=1e-6) for a, p in zip(whole, layer.parameters(), strict=True))
+
+
+def test_faint_copy_term_asks_each_copy_to_score_below_its_source_by_the_margin():
+    from trainer.losses import faint_copy_order_loss, pair_loss_grad
+
+    source = torch.tensor([0.9, 0.5, 0.2])
+    # copies far enough below (more than 0.05 of a scale of 1): free; a copy scoring above its source is not
+    assert float(faint_copy_order_loss(source, source - 0.1, 1.0)) == 0.0
+    assert float(faint_copy_order_loss(source, source + 0.1, 1.0)) == pytest.approx(0.15)
+    assert float(faint_copy_order_loss(source, source - 0.1, 0.5, margin=0.3)) == pytest.approx(0.1)
+    assert float(faint_copy_order_loss(source[:0], source[:0], 1.0)) == 0.0
+    with pytest.raises(ValueError, match="differ in number"):
+        faint_copy_order_loss(source, source[:2], 1.0)
+    # the gradient over the whole prediction vector: push the source up and its copy down, nothing else
+    pred = torch.tensor([0.4, 0.7, 0.1, 0.45])
+    loss, grad = pair_loss_grad(pred, torch.tensor([0]), torch.tensor([3]), scale=1.0)
+    assert float(loss) == pytest.approx(0.1)
+    assert grad[0] < 0 < grad[3] and grad[1] == grad[2] == 0

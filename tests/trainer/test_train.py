@@ -161,6 +161,13 @@ def test_micro_batches_give_the_same_update_as_the_whole_batch(dataset, tmp_path
     assert all(np.allclose(r1[k], r2[k], atol=1e-5) for k in r1 if k != "head.bias")
     assert whole_r.history[-1]["train_loss"] > whole.history[-1]["train_loss"]  # PLCC plus the (positive) term
     assert any(not np.allclose(r1[k], w1[k], atol=1e-4) for k in r1 if k != "head.bias")
+    # so is the faint-copy pair term: the copies ride along in each micro-batch, outside the PLCC term
+    paired = {**base, "pair_weight": 1.0}
+    whole_p = train_one(dataset, train_idx, test_idx, TrainConfig(**paired), tmp_path / "whole_p")
+    parts_p = train_one(dataset, train_idx, test_idx, TrainConfig(**paired, micro_batch=3), tmp_path / "parts_p")
+    p1, p2 = weights(whole_p.profile), weights(parts_p.profile)
+    assert all(np.allclose(p1[k], p2[k], atol=1e-5) for k in p1 if k != "head.bias")
+    assert any(not np.allclose(p1[k], w1[k], atol=1e-4) for k in p1 if k != "head.bias")
     # with dropout and adapting BatchNorm, accumulation still runs and stays deterministic
     cfg = TrainConfig(**{**FAST, "epochs": 1}, micro_batch=2)
     a = train_one(dataset, train_idx, test_idx, cfg, tmp_path / "a")
@@ -256,6 +263,8 @@ def test_bad_settings_and_data_are_train_errors(dataset, tmp_path):
         TrainConfig(**{**FAST, "batch": 1}).validate()
     with pytest.raises(TrainError, match="rank weight must not be negative"):
         TrainConfig(**{**FAST, "rank_weight": -1.0}).validate()
+    with pytest.raises(TrainError, match="pair weight must not be negative"):
+        TrainConfig(**{**FAST, "pair_weight": -0.5}).validate()
     with pytest.raises(TrainError, match="unknown method"):
         TrainConfig(method="prompt").validate()
     with pytest.raises(TrainError, match="no such file"):
@@ -379,3 +388,41 @@ def test_table_vi_ablations_train_and_keep_their_held_out_predictions(method, ov
     assert [Path(r["path"]) for r in rows] == [dataset[i].path for i in test_idx]
     assert [float(r["target"]) for r in rows] == pytest.approx([dataset[i].score for i in test_idx], abs=1e-6)
     assert all(np.isfinite(float(r["prediction"])) for r in rows)
+
+
+def test_faint_copies_are_faint_noise_or_blur_reproducible_from_the_seed():
+    from trainer.train import FAINT_NOISE, faint_copies
+
+    rng = np.random.default_rng(3)
+    smooth = np.kron(rng.integers(40, 200, size=(12, 3, 4, 4)), np.ones((1, 1, 8, 8)))
+    x = torch.from_numpy(smooth.astype(np.uint8))  # 12 crops of 32 × 32, flat 8 × 8 blocks
+    a, b = faint_copies(x, seed=5), faint_copies(x, seed=5)
+    assert a.dtype == torch.uint8 and a.shape == x.shape and torch.equal(a, b)
+    assert not torch.equal(a, faint_copies(x, seed=6))
+    assert torch.equal(a[5:], faint_copies(x[5:], seed=5, first=5))  # a crop's copy depends on its place only
+    diff = a.float() - x.float()
+    # inside the flat blocks noise shows as spread, blur as nothing; along the block edges blur smooths
+    inner = diff[:, :, 2:6, 2:6]
+    noisy = inner.std(dim=(1, 2, 3)) > 1.0
+    assert 0 < int(noisy.sum()) < len(x)  # both kinds are drawn
+    grey = diff[noisy].mean(dim=1)  # the grey grain is shared by the channels
+    assert all(FAINT_NOISE[0] * 0.8 < float(g.std()) < FAINT_NOISE[1] * 1.3 for g in grey)
+    edges = (x.float()[:, :, :, 1:] - x.float()[:, :, :, :-1]).abs().sum(dim=(1, 2, 3))
+    blurred_edges = (a.float()[:, :, :, 1:] - a.float()[:, :, :, :-1]).abs().sum(dim=(1, 2, 3))
+    assert torch.all(blurred_edges[~noisy] < edges[~noisy])
+    # a dark crop's noise is clipped at 0, so it lifts the blacks
+    dark = faint_copies(torch.zeros((6, 3, 16, 16), dtype=torch.uint8), seed=0)
+    assert dark.float().mean() > 0
+
+
+def test_eval_every_zero_trains_and_writes_profiles_without_scoring_the_test_split(dataset, tmp_path):
+    train_idx, test_idx = split(dataset)
+    result = train_one(dataset, train_idx, test_idx, TrainConfig(**{**FAST, "eval_every": 0}), tmp_path / "blind")
+    assert result.metrics == {} and all("srcc" not in h for h in result.history)
+    assert [h["profile"] for h in result.history] == ["epoch_1.safetensors", "epoch_2.safetensors"]
+    assert not list((tmp_path / "blind").glob("test_predictions*"))
+    assert load_model(result.profile) is not None
+    summary = run_protocol(dataset, TrainConfig(**{**FAST, "eval_every": 0, "repeats": 1}), tmp_path / "protocol")
+    assert "srcc" not in summary.median and "nan" in summary.table().lower()
+    with pytest.raises(TrainError, match="eval-every must not be negative"):
+        TrainConfig(**{**FAST, "eval_every": -1}).validate()

@@ -75,7 +75,7 @@ def test_the_papers_knobs_reach_the_config(tmp_path):
          "--n-interactions", "6", "--pool", "5", "--train-crops", "3", "--test-crops", "9", "--batch", "64",
          "--micro-batch", "16", "--lr", "1e-4", "--weight-decay", "0.05", "--seed", "3", "--method", "adapter",
          "--method-dim", "32", "--bn", "frozen", "--epochs", "4", "--repeats", "2", "--device", "cpu",
-         "--init", "runs/a/repeat_1/epoch_3.safetensors", "--rank-weight", "0.5"]
+         "--init", "runs/a/repeat_1/epoch_3.safetensors", "--rank-weight", "0.5", "--pair-weight", "2"]
     )  # fmt: skip
     cfg = _config_from_args(args)
     assert (cfg.r, cfg.heads, cfg.n_interactions, cfg.pool) == (48, 2, 6, 5)
@@ -83,6 +83,7 @@ def test_the_papers_knobs_reach_the_config(tmp_path):
     assert (cfg.lr, cfg.weight_decay, cfg.seed, cfg.epochs, cfg.repeats) == (1e-4, 0.05, 3, 4, 2)
     assert (cfg.method, cfg.method_dim, cfg.bn, cfg.workers) == ("adapter", 32, "frozen", 0)
     assert cfg.init == str(Path("runs/a/repeat_1/epoch_3.safetensors")) and cfg.rank_weight == 0.5
+    assert cfg.pair_weight == 2.0
     loda = cfg.loda_config()
     assert (loda.name, loda.r, loda.heads, loda.n_interactions, loda.pool, loda.test_crops) == (
         "loda_vit_base_r50",
@@ -97,7 +98,7 @@ def test_the_papers_knobs_reach_the_config(tmp_path):
         10, 128, 3e-4, 0.01, 10
     )  # fmt: skip
     assert defaults.bn == "adapt" and defaults.method == "loda" and defaults.model == "loda_vit_base_r50"
-    assert defaults.rank_weight == 0.0 and defaults.init is None  # the paper's loss, a random start
+    assert defaults.rank_weight == defaults.pair_weight == 0.0 and defaults.init is None  # the paper's loss
 
 
 def test_argument_errors_exit_with_usage(capsys):
