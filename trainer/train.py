@@ -517,7 +517,7 @@ def amp_dtype(device: torch.device) -> torch.dtype:
     return torch.float16
 
 
-# the pair term (``pair_weight``): the share of each micro-batch's crops that get a faint copy, and the margin
+# the pair term (``pair_weight``): the share of each batch's crops (per process) that get a faint copy, and the margin
 # by which a copy must score below its source, in standard deviations of the batch's predictions
 PAIR_SHARE = 0.25
 PAIR_MARGIN = 0.05
