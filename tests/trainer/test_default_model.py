@@ -53,7 +53,14 @@ def test_a_warm_started_run_records_every_training_stage(tmp_path):
     first = save_model(
         net, tmp_path / "first.safetensors", name="first", trained_on={"n_train": 80}, extra={"training": {"epochs": 5}}
     )
-    settings = {"epochs": 2, "lr": 2e-4, "rank_weight": 1.0, "init": str(first), "search_dirs": ["/somewhere"]}
+    settings = {
+        "epochs": 2,
+        "lr": 2e-4,
+        "rank_weight": 1.0,
+        "pair_weight": 0.5,
+        "init": str(first),
+        "search_dirs": ["/somewhere"],
+    }
     second = save_model(net, tmp_path / "second.safetensors", name="second", extra={"training": settings})
     vit = tmp_path / "vit.safetensors"
     _save(net.vit, vit, {"held_out": {"type_accuracy": 0.8}})
@@ -63,7 +70,13 @@ def test_a_warm_started_run_records_every_training_stage(tmp_path):
     stages = meta["training_stages"]
     assert [st["profile"] for st in stages] == ["first", "second"]
     assert stages[0]["settings"] == {"epochs": 5} and stages[0]["trained_on"]["n_train"] == 80
-    assert stages[1]["settings"] == {"epochs": 2, "lr": 2e-4, "rank_weight": 1.0, "init": "first.safetensors"}
+    assert stages[1]["settings"] == {
+        "epochs": 2,
+        "lr": 2e-4,
+        "rank_weight": 1.0,
+        "pair_weight": 0.5,
+        "init": "first.safetensors",
+    }
     first.unlink()  # an earlier stage that is gone is named by the later one, and the chain stops there
     meta = read_profile(make_default(second, tmp_path / "e.safetensors", vit_weights=vit, report=report)).metadata
     assert [st["profile"] for st in meta["training_stages"]] == ["second"]
