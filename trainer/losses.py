@@ -51,6 +51,7 @@ __all__ = [
     "plcc",
     "plcc_grad",
     "plcc_loss",
+    "spread",
     "within_group_order_loss",
 ]
 
@@ -92,9 +93,14 @@ def plcc_grad(pred: torch.Tensor, target: torch.Tensor, eps: float = EPS) -> tup
     return loss.detach(), grad
 
 
-def _standardise(x: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+def spread(x: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """The deviation ``sqrt(mean((x - mean x)²) + eps²)``, the unit of the ordering terms."""
     centred = x - x.mean()
-    return centred / torch.sqrt((centred * centred).mean() + eps * eps)
+    return torch.sqrt((centred * centred).mean() + eps * eps)
+
+
+def _standardise(x: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    return (x - x.mean()) / spread(x, eps)
 
 
 def within_group_order_loss(

@@ -570,8 +570,6 @@ class _Stepper:
     ):
         self.rank_weight = rank_weight
         self.pair_weight = pair_weight
-        self.pair_share = PAIR_SHARE
-        self.pair_margin = PAIR_MARGIN
         self.net = net
         self.module = module
         self.device = device
@@ -591,7 +589,7 @@ class _Stepper:
         """One step's loss; ``seed`` draws the faint copies of the pair term (one per step: resumable)."""
         import torch
 
-        from .losses import batch_loss_grad, pair_loss_grad
+        from .losses import batch_loss_grad, pair_loss_grad, spread
 
         xs = [m[0].to(self.device, non_blocking=True) for m in micro]
         ys = torch.cat([m[1].to(self.device, non_blocking=True).float().reshape(-1) for m in micro])
@@ -602,7 +600,7 @@ class _Stepper:
         # (the first quarter of the batch's crops get copies, each drawn from its place: however it is split)
         own, sources, copies, offset, first = [], [], [], 0, 0
         if self.pair_weight > 0:
-            wanted = max(1, round(sum(x.shape[0] for x in xs) * self.pair_share))
+            wanted = max(1, round(sum(x.shape[0] for x in xs) * PAIR_SHARE))
             for i, x in enumerate(xs):
                 n = x.shape[0]
                 k = min(n, max(0, wanted - first))
@@ -640,9 +638,8 @@ class _Stepper:
         if mine is not None:
             # the pair term is each process's own mean (DDP's average of them is the batch's mean), in units of
             # the whole batch's prediction deviation
-            scale = torch.sqrt(everyone.var(unbiased=False) + 1e-12)
             s_idx, c_idx = torch.cat(sources).to(local.device), torch.cat(copies).to(local.device)
-            pair, pair_grad = pair_loss_grad(local, s_idx, c_idx, scale, self.pair_margin)
+            pair, pair_grad = pair_loss_grad(local, s_idx, c_idx, spread(everyone), PAIR_MARGIN)
             full = torch.zeros_like(local)
             full[mine] = grad
             grad = full + self.pair_weight * pair_grad
