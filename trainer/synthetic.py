@@ -550,6 +550,12 @@ def evaluate_predictions(synthetic_csv: Path | str, predictions_csv: Path | str)
     Returns SRCC / KRCC / PLCC / RMSE against the pseudo-MOS (:func:`trainer.metrics.evaluate`), and the
     *series SRCC*: for every (reference photo, distortion type) series, the SRCC between the predicted score and
     the negated level (1 = the score falls at every step), averaged over series, overall and per type.
+
+    Where the errors come from: ``srcc_by_type`` ranks each type's images across photos and levels;
+    ``by_photo`` gives each reference photo's SRCC and *offset*, the mean of (prediction − pseudo-MOS) after one
+    least-squares line maps the predictions onto the pseudo-MOS scale (positive: the photo's images are scored
+    too high), most over-scored first; ``srcc_without_photo_offsets`` is the SRCC once every photo's offset is
+    taken away, the part of the ranking a model gets right within photos.
     """
     from .metrics import evaluate, srcc
 
@@ -558,7 +564,7 @@ def evaluate_predictions(synthetic_csv: Path | str, predictions_csv: Path | str)
     with open(synthetic_csv, newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             table[str((synthetic_csv.parent / row["path"]).resolve())] = row
-    preds, targets, series = [], [], {}
+    preds, targets, groups, types, series = [], [], [], [], {}
     with open(predictions_csv, newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             meta = table.get(str(Path(row["path"]).resolve()))
@@ -566,6 +572,8 @@ def evaluate_predictions(synthetic_csv: Path | str, predictions_csv: Path | str)
                 raise SyntheticError(f"{row['path']} (in {predictions_csv}) is not in {synthetic_csv}")
             preds.append(float(row["prediction"]))
             targets.append(float(meta["score"]))
+            groups.append(meta["group"])
+            types.append(meta["distortion"])
             series.setdefault((meta["group"], meta["distortion"]), []).append((int(meta["level"]), preds[-1]))
     if not preds:
         raise SyntheticError(f"no predictions in {predictions_csv}")
@@ -574,11 +582,39 @@ def evaluate_predictions(synthetic_csv: Path | str, predictions_csv: Path | str)
     for (_, name), value in per_series.items():
         by_type.setdefault(name, []).append(value)
     values = np.array(list(per_series.values()), dtype=np.float64)
+    pred, target = np.array(preds), np.array(targets)
     return {
         "images": len(preds),
         "references": len({g for g, _ in series}),
-        **evaluate(np.array(preds), np.array(targets)),
+        **evaluate(pred, target),
         "series": len(per_series),
         "series_srcc": float(np.nanmean(values)) if values.size else float("nan"),
         "series_srcc_by_type": {k: round(float(np.nanmean(v)), 4) for k, v in sorted(by_type.items())},
+        **_error_sources(pred, target, np.array(groups), np.array(types)),
+    }
+
+
+def _error_sources(pred: np.ndarray, target: np.ndarray, groups: np.ndarray, types: np.ndarray) -> dict[str, object]:
+    """SRCC within each distortion type, each photo's SRCC and offset, and the SRCC without the offsets."""
+    from .metrics import srcc
+
+    def rounded(value: float) -> float | None:  # None, not NaN: the report stays valid JSON
+        return round(value, 4) if np.isfinite(value) else None
+
+    slope, intercept = np.polyfit(pred, target, 1) if np.ptp(pred) > 0 else (0.0, float(target.mean()))
+    error = slope * pred + intercept - target
+    offsets = {g: float(error[groups == g].mean()) for g in np.unique(groups)}
+    by_photo = {
+        str(g): {
+            "images": int((groups == g).sum()),
+            "srcc": rounded(srcc(pred[groups == g], target[groups == g])),
+            "offset": round(offsets[g], 4),
+        }
+        for g in sorted(offsets, key=offsets.__getitem__, reverse=True)
+    }
+    without = slope * pred + intercept - np.array([offsets[g] for g in groups])
+    return {
+        "srcc_by_type": {str(t): rounded(srcc(pred[types == t], target[types == t])) for t in np.unique(types)},
+        "srcc_without_photo_offsets": rounded(srcc(without, target)),
+        "by_photo": by_photo,
     }

@@ -1,5 +1,6 @@
 import csv
 import io
+import json
 
 import numpy as np
 import pytest
@@ -238,3 +239,28 @@ def test_evaluating_predictions_reports_the_series_srcc(tmp_path):
     preds.write_text("path,group,target,prediction\n/elsewhere/x.png,a,0,1\n")
     with pytest.raises(SyntheticError, match="not in"):
         evaluate_predictions(table, preds)
+
+
+def test_evaluating_predictions_separates_photo_offsets_from_ranking_within_photos(tmp_path):
+    from trainer.synthetic import evaluate_predictions
+
+    table = tmp_path / "synthetic.csv"
+    preds = tmp_path / "test_predictions.csv"
+    rows, predictions = [], []
+    for group, shift in (("a", 0.0), ("b", 0.5)):  # both rank their own levels right; b's images all score high
+        for kind in ("blur", "noise"):
+            for level in range(1, 6):
+                path = f"images/{group}/{group}__{kind}__{level}.png"
+                score = 1 - level / 10 - (0.03 if kind == "noise" else 0) - (0.004 if group == "b" else 0)
+                rows.append(f"{path},{score:.3f},{group},{kind},{level}")  # no ties between the photos
+                predictions.append(f"{tmp_path / path},{group},0,{score + shift}")
+    table.write_text("path,score,group,distortion,level\n" + "\n".join(rows) + "\n")
+    preds.write_text("path,group,target,prediction\n" + "\n".join(predictions) + "\n")
+    report = evaluate_predictions(table, preds)
+    assert report["srcc"] < 0.9  # b's offset mixes the two photos' levels up
+    assert report["srcc_without_photo_offsets"] == pytest.approx(1.0)
+    assert list(report["by_photo"]) == ["b", "a"]  # most over-scored first
+    assert report["by_photo"]["b"]["offset"] > 0 > report["by_photo"]["a"]["offset"]
+    assert report["by_photo"]["a"] == {"images": 10, "srcc": 1.0, "offset": report["by_photo"]["a"]["offset"]}
+    assert set(report["srcc_by_type"]) == {"blur", "noise"} and report["srcc_by_type"]["blur"] < 0.9
+    json.dumps(report, allow_nan=False)  # valid JSON: no NaN even where a correlation is undefined
