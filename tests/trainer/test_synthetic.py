@@ -263,4 +263,4 @@ def test_evaluating_predictions_separates_photo_offsets_from_ranking_within_phot
     assert report["by_photo"]["b"]["offset"] > 0 > report["by_photo"]["a"]["offset"]
     assert report["by_photo"]["a"] == {"images": 10, "srcc": 1.0, "offset": report["by_photo"]["a"]["offset"]}
     assert set(report["srcc_by_type"]) == {"blur", "noise"} and report["srcc_by_type"]["blur"] < 0.9
-    json.dumps(report, allow_nan=False)  # valid JSON: no NaN even where a correlation is undefined
+    json.dumps(report, allow_nan=False)  # the report is valid JSON
