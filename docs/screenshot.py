@@ -19,7 +19,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
 SPOILED = (("gaussian_blur", 3, "shaky"), ("sensor_noise", 5, "iso12800"), ("jpeg_compression", 5, "export"))
 
 
@@ -28,12 +27,12 @@ def make_shoot(photos: list[Path], folder: Path) -> list[Path]:
     import numpy as np
     from PIL import Image
 
+    from model.preprocess import open_image
     from trainer.synthetic import distort
 
     number = 4100
     for i, photo in enumerate(photos):
-        with Image.open(photo) as img:
-            img = img.convert("RGB")
+        img = open_image(photo)  # upright RGB, whatever the format the app reads
         img.thumbnail((1600, 1600))
         stem = photo.stem.split("_by_")[0].lower()
         number += 3
@@ -51,10 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/screenshot.png"))
     parser.add_argument("--size", default="1400x870", help="window size WxH")
     args = parser.parse_args(argv)
-    photos = []
-    for p in args.photos:
-        found = sorted(q for q in p.iterdir() if q.suffix.lower() in PHOTO_SUFFIXES) if p.is_dir() else [p]
-        photos.extend(found)
+    from loda_desktop.scan import ScanError, scan_folder
+
+    try:
+        photos = [photo for p in args.photos for photo in scan_folder(p, recursive=False)]
+    except ScanError as exc:
+        parser.error(str(exc))
     if not photos:
         parser.error("no photos found")
 
@@ -95,9 +96,13 @@ def main(argv: list[str] | None = None) -> int:
             if stars == 5:
                 window.set_flag("pick")
         window.select_path(best[0])
-        for _ in range(20):  # let thumbnails arrive and the grid repaint
+        items, thumbs = window.model.items, window.thumbnails
+        for passes in range(1, 101):  # up to 10 s: every thumbnail in (or failed), and at least 0.5 s for the
+            done = all(thumbs.get(it) is not None or thumbs.error(it) for it in items)  # window's debounced counts
             QTimer.singleShot(100, loop.quit)
             loop.exec()
+            if done and passes >= 5:
+                break
         args.out.parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(args.out))
         print(f"{len(made)} photos scored by {window.engine_info.model_name if window.engine_info else '?'}")
