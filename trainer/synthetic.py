@@ -603,11 +603,12 @@ def _error_sources(pred: np.ndarray, target: np.ndarray, groups: np.ndarray, typ
 
     slope, intercept = np.polyfit(pred, target, 1) if np.ptp(pred) > 0 else (0.0, float(target.mean()))
     error = slope * pred + intercept - target
-    offsets = {g: float(error[groups == g].mean()) for g in np.unique(groups)}
+    photos = {g: groups == g for g in np.unique(groups)}
+    offsets = {g: float(error[mask].mean()) for g, mask in photos.items()}
     by_photo = {
         str(g): {
-            "images": int((groups == g).sum()),
-            "srcc": rounded(srcc(pred[groups == g], target[groups == g])),
+            "images": int(photos[g].sum()),
+            "srcc": rounded(srcc(pred[photos[g]], target[photos[g]])),
             "offset": round(offsets[g], 4),
         }
         for g in sorted(offsets, key=offsets.__getitem__, reverse=True)
