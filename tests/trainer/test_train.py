@@ -346,7 +346,8 @@ def test_calibration_maps_raw_outputs_onto_the_training_labels():
 
 
 def test_two_processes_with_torchrun_match_one_process(dataset, tmp_path):
-    """DDP on the CPU (gloo): each process takes half of every batch; the update is the whole batch's."""
+    """DDP on the CPU (gloo): each process takes half of every batch; the update is the whole batch's. With the pair
+    term on, the same run trains and the term moves the weights."""
     table = tmp_path / "ratings.csv"
     table.write_text("path,score,group\n" + "".join(f"{s.path},{s.score},{s.group}\n" for s in dataset))
     args = [
@@ -365,12 +366,24 @@ def test_two_processes_with_torchrun_match_one_process(dataset, tmp_path):
         timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
+    # the pair term under DDP: each process adds faint copies of its own first quarter and averages its own term
+    paired = subprocess.run(
+        [*launcher, "-m", "trainer.cli", *args, "--pair-weight", "0.5", "--out", str(tmp_path / "ddp_pair")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert paired.returncode == 0, paired.stderr[-3000:]
     from trainer.cli import main
 
     assert main([*args, "--out", str(tmp_path / "single")]) == 0
     ddp = read_tensors(tmp_path / "ddp" / "repeat_1" / "epoch_1.safetensors")
     single = read_tensors(tmp_path / "single" / "repeat_1" / "epoch_1.safetensors")
     assert all(np.allclose(ddp[k], single[k], atol=1e-5) for k in single if k != "head.bias")  # see above
+    ddp_pair = read_tensors(tmp_path / "ddp_pair" / "repeat_1" / "epoch_1.safetensors")
+    assert all(np.isfinite(v).all() for v in ddp_pair.values())
+    assert not all(np.allclose(ddp_pair[k], single[k], atol=1e-5) for k in single if k != "head.bias")
 
 
 @pytest.mark.parametrize(
