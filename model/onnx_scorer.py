@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .profiles import Profile, ProfileError, profile_from_metadata
-from .scorer import BaseScorer
+from .scorer import BaseScorer, default_decode_workers
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +224,7 @@ class OnnxScorer(BaseScorer):
         kwargs.setdefault("calibration", self.profile.calibration)
         if kwargs.get("crops") is None:
             kwargs["crops"] = cfg.test_crops
+        decode_workers_given = "decode_workers" in kwargs
         super().__init__(**kwargs)
 
         import onnxruntime as ort
@@ -256,6 +257,8 @@ class OnnxScorer(BaseScorer):
                 "device 'cuda' was requested but ONNX Runtime found no usable GPU (it fell back to the CPU);"
                 " check the CUDA/cuDNN installation, or use --device cpu"
             )
+        if self.provider in GPU_PROVIDERS and not decode_workers_given:
+            self.decode_workers = default_decode_workers("cuda")  # two threads cannot keep a GPU busy
         inputs = self.session.get_inputs()
         self.input_name = inputs[0].name if inputs else INPUT_NAME
         self.int8 = bool(self.profile.metadata.get("onnx", {}).get("int8"))

@@ -339,6 +339,25 @@ def test_provider_choice_tensorrt_then_cuda_then_cpu():
         select_providers("tpu", everything)
 
 
+def test_a_gpu_provider_gets_the_gpu_decoding_threads(tiny, monkeypatch):
+    from model.scorer import default_decode_workers
+
+    _, _, path = tiny
+    assert OnnxScorer(path, device="cpu").decode_workers == 2
+
+    class GpuSession:  # what ONNX Runtime gives when the CUDA provider starts
+        def get_providers(self):
+            return [CUDA, CPU]
+
+        def get_inputs(self):
+            return []
+
+    monkeypatch.setattr(OnnxScorer, "_open_session", lambda self, ort, options, providers: GpuSession())
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert OnnxScorer(path, device="auto").decode_workers == default_decode_workers("cuda") > 2
+    assert OnnxScorer(path, device="auto", decode_workers=3).decode_workers == 3
+
+
 def test_the_scorer_logs_its_provider_in_one_line(tiny, caplog):
     _, _, path = tiny
     with caplog.at_level("INFO", logger="model.onnx_scorer"):
