@@ -92,20 +92,24 @@ def cmd_eval_synthetic(args: argparse.Namespace) -> int:
 
     from trainer.synthetic import SyntheticError, evaluate_predictions
 
-    predictions = args.predictions
+    predictions, scored_with = args.predictions, None
     if predictions is not None and args.held_out:
         raise SyntheticError("--held-out picks the images to score with --model; leave PREDICTIONS out")
     if predictions is None:  # score the table's images with a model first
         held_out = (args.train_fraction, args.seed) if args.held_out else None
-        predictions = _score_table(args.csv, args.model, args.crops, held_out)
-    print(json.dumps(evaluate_predictions(args.csv, predictions), indent=2))
+        predictions, model_name = _score_table(args.csv, args.model, args.crops, held_out)
+        scored_with = {"model": model_name, "crops": args.crops}
+    report = evaluate_predictions(args.csv, predictions)
+    if scored_with is not None:  # the crop count moves the numbers: the report says which it used
+        report["scored_with"] = scored_with
+    print(json.dumps(report, indent=2))
     return 0
 
 
-def _score_table(table: Path, model: str, crops: int, held_out: tuple[float, int] | None = None) -> Path:
+def _score_table(table: Path, model: str, crops: int, held_out: tuple[float, int] | None = None) -> tuple[Path, str]:
     """Score the images of a synthetic table with ``model``: all of them, or with ``held_out`` = (train
     fraction, seed) only the photos ``loda train`` holds out with those settings. The predictions CSV goes next to
-    the table."""
+    the table; returns it and the model's name."""
     import csv
 
     from tqdm import tqdm
@@ -137,7 +141,7 @@ def _score_table(table: Path, model: str, crops: int, held_out: tuple[float, int
             if not result.ok:
                 raise SyntheticError(f"cannot score {samples[k].path}: {result.error}")
             writer.writerow([str(samples[k].path), samples[k].group or "", samples[k].score, f"{result.score:.6f}"])
-    return out
+    return out, profile.name
 
 
 def cmd_make_default(args: argparse.Namespace) -> int:

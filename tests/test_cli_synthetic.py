@@ -38,6 +38,7 @@ def test_make_pool_then_make_synthetic(tmp_path, capsys):
     assert main(["eval-synthetic", str(out / "synthetic.csv"), "--model", "loda_tiny", "--crops", "1"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["images"] == 8 and report["references"] == 2 and report["series"] == 4
+    assert report["scored_with"] == {"model": "loda_tiny", "crops": 1}
     # --held-out scores only the photos loda train holds out with the same seed and fraction
     assert (
         main(["eval-synthetic", str(out / "synthetic.csv"), "--model", "loda_tiny", "--crops", "1", "--held-out"]) == 0
@@ -52,6 +53,8 @@ def test_make_pool_then_make_synthetic(tmp_path, capsys):
     predictions = str(out / "predictions-loda_tiny-1crops.csv")
     assert main(["eval-synthetic", str(out / "synthetic.csv"), predictions, "--held-out"]) == 1
     assert "leave PREDICTIONS out" in capsys.readouterr().err
+    assert main(["eval-synthetic", str(out / "synthetic.csv"), predictions]) == 0  # made elsewhere: crops unknown
+    assert "scored_with" not in json.loads(capsys.readouterr().out)
     # pretrain-vit --amp: bfloat16 training steps, recorded in the ViT file it writes
     vit = tmp_path / "vit.safetensors"
     args = ["pretrain-vit", str(out / "synthetic.csv"), str(vit), "--model", "loda_tiny", "--steps", "2"]
