@@ -358,30 +358,21 @@ def test_two_processes_with_torchrun_match_one_process(dataset, tmp_path):
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    run = subprocess.run(
-        [*launcher, "-m", "trainer.cli", *args, "--out", str(tmp_path / "ddp")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+
+    def torchrun(out: str, *extra: str) -> dict[str, np.ndarray]:
+        cmd = [*launcher, "-m", "trainer.cli", *args, *extra, "--out", str(tmp_path / out)]
+        run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+        return read_tensors(tmp_path / out / "repeat_1" / "epoch_1.safetensors")
+
+    ddp = torchrun("ddp")
     # the pair term under DDP: each process adds faint copies of its own first quarter and averages its own term
-    paired = subprocess.run(
-        [*launcher, "-m", "trainer.cli", *args, "--pair-weight", "0.5", "--out", str(tmp_path / "ddp_pair")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert paired.returncode == 0, paired.stderr[-3000:]
+    ddp_pair = torchrun("ddp_pair", "--pair-weight", "0.5")
     from trainer.cli import main
 
     assert main([*args, "--out", str(tmp_path / "single")]) == 0
-    ddp = read_tensors(tmp_path / "ddp" / "repeat_1" / "epoch_1.safetensors")
     single = read_tensors(tmp_path / "single" / "repeat_1" / "epoch_1.safetensors")
     assert all(np.allclose(ddp[k], single[k], atol=1e-5) for k in single if k != "head.bias")  # see above
-    ddp_pair = read_tensors(tmp_path / "ddp_pair" / "repeat_1" / "epoch_1.safetensors")
     assert all(np.isfinite(v).all() for v in ddp_pair.values())
     assert not all(np.allclose(ddp_pair[k], single[k], atol=1e-5) for k in single if k != "head.bias")
 
