@@ -2,8 +2,9 @@
 
 Plain functions over the models folders and the settings (no Qt): ``loda profiles ...`` and the window share them.
 The active model is ``Settings.model``. Bundled profiles (``assets/models``) are never renamed or deleted.
-A fine-tune's ``parent`` is its base's key (``name@created``); the parent is found by key, else by its creation
-stamp (it survives a rename), else by the base name recorded in ``trained_on``.
+A fine-tune's ``parent`` is its base's key (``name@created``), with the digest of the base's tensors; the parent is
+found by digest or key, else by its creation stamp (it survives a rename), else by the base name recorded in
+``trained_on``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from model.profiles import SUFFIX, Profile, ProfileError, find_profiles, read_tensors, save_profile
+from model.profiles import find_parent as find_parent_in
 
 from .engine import DEFAULT_MODEL, bundled_models_dir, model_search_dirs, resolve_model
 from .paths import models_dir
@@ -116,18 +118,11 @@ def rename_profile(name: str, new_name: str) -> Path:
 
 
 def find_parent(profile: Profile) -> Profile | None:
-    parent = profile.metadata.get("parent")
-    if not parent:
-        return None
-    profiles = find_profiles(model_search_dirs())
-    for p in profiles:
-        if p.key == parent:
-            return p
-    created = parent.split("@", 1)[1] if "@" in parent else None
-    if created and created != "untrained":
-        for p in profiles:
-            if p.metadata.get("created") == created:
-                return p
+    """The profile ``profile`` was fine-tuned from (:func:`model.profiles.find_parent`: by tensor digest, key or
+    creation stamp), else the base name recorded in ``trained_on`` (enough to roll back to)."""
+    parent = find_parent_in(profile, model_search_dirs())
+    if parent is not None or not profile.metadata.get("parent"):
+        return parent
     trained_on = profile.metadata.get("trained_on")
     base_name = trained_on.get("base_name") if isinstance(trained_on, dict) else None
     if base_name:

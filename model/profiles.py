@@ -17,6 +17,7 @@ Reading metadata and tensors needs numpy only (the ONNX path has no torch); buil
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -162,8 +163,9 @@ def save_profile(path: Path | str, tensors: Mapping[str, Any], metadata: Mapping
 
 
 def _to_numpy(value: Any) -> np.ndarray:
+    # np.array(order="C") keeps a 0-d tensor 0-d (BatchNorm's num_batches_tracked); ascontiguousarray makes it 1-d
     if isinstance(value, np.ndarray):
-        return np.ascontiguousarray(value)
+        return value if value.flags.c_contiguous else np.array(value, order="C")
     import torch
 
     if isinstance(value, torch.Tensor):
@@ -171,7 +173,7 @@ def _to_numpy(value: Any) -> np.ndarray:
         if t.dtype == torch.bfloat16:
             t = t.float()
         return t.numpy()
-    return np.ascontiguousarray(np.asarray(value))
+    return np.array(value, order="C")
 
 
 def _open(path: Path):
@@ -240,6 +242,102 @@ def find_profiles(dirs: Iterable[Path]) -> list[Profile]:
     return found
 
 
+def tensor_digest(path: Path | str) -> str:
+    """SHA-256 of a profile file's tensor bytes, the JSON header left out: the same for a renamed or re-annotated
+    copy (a rename rewrites the metadata, not the tensors), different for other weights. Cached per file state."""
+    path = Path(path)
+    stat = path.stat()
+    ident = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    digest = _DIGESTS.get(ident)
+    if digest is None:
+        import hashlib
+
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            header_len = int.from_bytes(f.read(8), "little")
+            f.seek(8 + header_len)
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        digest = _DIGESTS[ident] = h.hexdigest()
+    return digest
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def find_parent(profile: Profile, dirs: Iterable[Path] = ()) -> Profile | None:
+    """The profile ``profile`` was fine-tuned from, among the profiles in ``dirs`` and the file recorded when it
+    was trained: by the tensor digest recorded in the child (survives renames and moves), else by key
+    (``name@created``), else by creation stamp and config (a parent renamed before digests were recorded)."""
+    parent_key = profile.metadata.get("parent")
+    if not parent_key:
+        return None
+    candidates = [p for p in find_profiles(dirs) if p.path != profile.path]
+    trained_on = profile.metadata.get("trained_on")
+    base_path = trained_on.get("base_path") if isinstance(trained_on, dict) else None
+    if base_path and Path(base_path).is_file() and all(p.path != Path(base_path) for p in candidates):
+        with contextlib.suppress(ProfileError):
+            candidates.append(read_profile(base_path))
+    digest = profile.metadata.get("parent_digest")
+    if digest:
+        for p in candidates:
+            if p.path is not None and tensor_digest(p.path) == digest:
+                return p
+        return None  # the exact weights are gone: a namesake with other tensors is not this child's parent
+    for p in candidates:
+        if p.key == parent_key:
+            return p
+    created = parent_key.split("@", 1)[1] if "@" in parent_key else None
+    if created and created != "untrained":
+        for p in candidates:
+            if p.metadata.get("created") == created and p.config.name == profile.config.name:
+                return p
+    return None
+
+
+def backbone_parent(profile: Profile, dirs: Iterable[Path] = ()) -> Profile | None:
+    """The full profile whose backbones an adapter ``profile`` was trained on, when its parent is one.
+
+    Fine-tunes written before children of full parents were saved full (see :func:`child_kind`) hold only the
+    adapter; their frozen backbones are the parent's, which may exist nowhere else (the default model's ViT is
+    made by this project). Raises :class:`ProfileError` naming the parent when the child needs it and it is gone.
+    """
+    if profile.kind == "full" or profile.path is None or not profile.metadata.get("parent"):
+        return None
+    dirs = list(dirs)
+    parent = find_parent(profile, dirs)
+    if parent is not None:
+        return parent if parent.kind == "full" and parent.config.name == profile.config.name else None
+    if profile.config.vit_hub:  # backbones a hub can supply: the ordinary pretrained path still works
+        return None
+    from .backbones import backbone_weight_files
+
+    if None not in backbone_weight_files(profile.config, dirs):  # the project's own backbone files are here
+        return None
+    trained_on = profile.metadata.get("trained_on")
+    base_name = trained_on.get("base_name") if isinstance(trained_on, dict) else None
+    parent_name, _, created = str(profile.metadata["parent"]).partition("@")
+    name = base_name or parent_name
+    raise ProfileError(
+        f"'{profile.name}' was fine-tuned from '{name}' (the version made {created or 'earlier'}) and needs that"
+        f" profile's backbones, but it is not in {', '.join(str(d) for d in dirs) or 'the models folders'}."
+        f" Put {name}.safetensors back into the models folder, or choose another model (Settings ▸ Model)."
+    )
+
+
+def child_kind(base: Profile, dirs: Iterable[Path] = ()) -> str:
+    """The kind of profile a fine-tune of ``base`` is saved as.
+
+    ``full`` when the base carries its backbones (a full profile such as the bundled default, or an old adapter
+    child of one): the child then loads on its own, survives an app update that replaces the bundled default, and
+    can be copied to another machine. It costs the parent's size again (25 MB for the default model). An adapter
+    base's backbones come from pretrained weight files, so its child stays an adapter (36 MB instead of 430 MB
+    for ViT-B/R-50)."""
+    if base.kind == "full" or not base.config.pretrained:
+        return "full"
+    return "full" if backbone_parent(base, dirs) is not None else "adapter"
+
+
 def resolve_profile(spec: str | Path, dirs: Iterable[Path] = ()) -> Profile:
     """``spec`` is a profile file, a profile name found in ``dirs``, or a config name (untrained adapter)."""
     dirs = list(dirs)
@@ -299,7 +397,9 @@ def load_model(
 
     if not isinstance(profile, Profile):
         profile = read_profile(profile)
-    full = profile.kind == "full"
+    search_dirs = list(search_dirs)
+    parent = backbone_parent(profile, search_dirs)
+    full = profile.kind == "full" or parent is not None
     # A bare config (no file) has random adapter weights: seed them so every process builds the same network,
     # and the window, `loda score` and the tests agree on its (meaningless) scores.
     with torch.random.fork_rng(devices=[]):
@@ -312,6 +412,8 @@ def load_model(
             search_dirs=search_dirs,
         )
     model.config = profile.config  # a full profile's backbones came from the file, not from "pretrained=False"
+    if parent is not None:
+        load_tensors(model, parent)  # the backbones (and a starting adapter) the child was trained on
     if profile.path is not None:
         load_tensors(model, profile)
     return model.to(device).eval()

@@ -9,7 +9,7 @@ from loda_desktop.cli import main
 from loda_desktop.paths import models_dir
 from loda_desktop.settings import load_settings
 from model import create_model, get_config
-from model.profiles import config_profile, read_profile, save_model
+from model.profiles import config_profile, load_model, read_profile, save_model
 
 
 @pytest.fixture
@@ -47,6 +47,7 @@ def test_rename_rewrites_the_name_and_follows_the_setting(family):
     new = admin.rename_profile("child", "my taste")
     assert new.name == "my taste.safetensors" and not family[1].exists()
     assert read_profile(new).name == "my taste"
+    load_model(new)  # a full profile's 0-d tensors (BatchNorm counters) keep their shape through the rewrite
     assert load_settings().model == "my taste"
     assert admin.rollback().name == "base"  # the parent link survives the rename
     with pytest.raises(admin.ProfileAdminError, match="already exists"):

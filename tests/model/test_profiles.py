@@ -181,3 +181,70 @@ def test_resolve_by_file_name_and_config(tmp_path, trained_tiny):
     assert [p.name for p in find_profiles([tmp_path])] == ["portraits"]
     with pytest.raises(ProfileError, match="unknown model 'nope'.*portraits"):
         resolve_profile("nope", [tmp_path])
+
+
+# -- fine-tunes of a full parent (the bundled default holds backbones that exist nowhere else) -----------------
+
+
+def _adapter_child(parent_path, out, **metadata):
+    from model.profiles import save_model
+
+    parent = read_profile(parent_path)
+    torch.manual_seed(3)
+    net = _perturb(load_model(parent))
+    return net, save_model(net, out, name="child", kind="adapter", parent=parent.key, **metadata)
+
+
+def test_an_old_adapter_child_of_a_full_parent_loads_its_backbones_from_the_parent(tmp_path):
+    from tests.helpers.profiles import write_default_like
+
+    models = tmp_path / "models"
+    parent_path = write_default_like(models / "loda-default.safetensors")
+    net, child_path = _adapter_child(parent_path, models / "child.safetensors", trained_on={"dataset": "ratings"})
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = net(x)
+        assert torch.allclose(load_model(child_path, search_dirs=[models])(x), expected, atol=1e-6)
+
+    # the parent renamed (name, file and key change; its creation stamp and tensors do not): still found
+    meta = dict(read_profile(parent_path).metadata, name="old-default")
+    save_profile(models / "old-default.safetensors", read_tensors(parent_path), meta)
+    parent_path.unlink()
+    with torch.no_grad():
+        assert torch.allclose(load_model(child_path, search_dirs=[models])(x), expected, atol=1e-6)
+
+    # the parent gone: the message names it and says how to fix it
+    (models / "old-default.safetensors").unlink()
+    with pytest.raises(ProfileError, match=r"fine-tuned from 'loda-default'.*Put loda-default\.safetensors back"):
+        load_model(child_path, search_dirs=[models])
+
+
+def test_a_child_records_its_parents_tensor_digest_and_only_those_tensors_count(tmp_path):
+    from model.profiles import find_parent, tensor_digest
+    from tests.helpers.profiles import write_default_like
+
+    models = tmp_path / "models"
+    parent_path = write_default_like(models / "loda-default.safetensors")
+    digest = tensor_digest(parent_path)
+    renamed = dict(read_profile(parent_path).metadata, name="renamed", notes="a rename rewrites the metadata only")
+    save_profile(tmp_path / "renamed.safetensors", read_tensors(parent_path), renamed)
+    assert tensor_digest(tmp_path / "renamed.safetensors") == digest
+    _, child_path = _adapter_child(parent_path, models / "child.safetensors", extra={"parent_digest": digest})
+    assert find_parent(read_profile(child_path), [models]).path == parent_path
+
+    # a newer default of the same name and stamp, other weights: not this child's parent
+    write_default_like(parent_path, seed=1, created=read_profile(parent_path).metadata["created"])
+    assert tensor_digest(parent_path) != digest
+    assert find_parent(read_profile(child_path), [models]) is None
+    with pytest.raises(ProfileError, match="fine-tuned from 'loda-default'"):
+        load_model(child_path, search_dirs=[models])
+
+
+def test_fine_tunes_of_a_full_base_are_saved_full_and_of_pretrained_configs_as_adapters(tmp_path):
+    from model.profiles import child_kind, config_profile
+    from tests.helpers.profiles import write_default_like
+
+    full = read_profile(write_default_like(tmp_path / "loda-default.safetensors"))
+    assert child_kind(full) == "full"
+    assert child_kind(config_profile("loda_tiny")) == "full"  # random backbones exist nowhere else
+    assert child_kind(config_profile("loda_vit_base_r50")) == "adapter"  # pretrained weights: 36 MB, not 430 MB
