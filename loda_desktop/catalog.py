@@ -1,5 +1,5 @@
-"""The catalog: one SQLite file per user holding photos, their scores per model profile, and the file-action
-journal.
+"""The catalog: one SQLite file per user holding photos, their scores per model profile, the file-action
+journal and the edit history (rating, flag and label changes, for undo).
 
 Storage
     ``data_dir()/catalog.sqlite3`` by default. WAL journal, ``synchronous=NORMAL``: every committed write
@@ -11,6 +11,14 @@ Identity
     A photo is its absolute path (``os.path.abspath``; symlinks are not resolved) plus ``(size, mtime_ns)``.
     When :meth:`Catalog.add_photos` sees a changed size or mtime, the photo keeps its rating, flag and label
     (the user's data) but loses its scores (the pixels may have changed).
+
+Edit history
+    :meth:`Catalog.record_edit` changes a rating, flag or label AND journals the values before it in one
+    transaction, so a change is never saved without its undo entry (or the other way round). Entries point at
+    photos by their row id, not their path: they follow a photo that :meth:`Catalog.rename_path` moved, and
+    vanish with a photo whose record is dropped. Each entry remembers the newest file-action journal id at the
+    time it was made (``after_action``), which orders the two histories exactly, without trusting the clock.
+    What undo means for the photographer is :mod:`loda_desktop.culling`'s business.
 
 Threads
     One connection per :class:`Catalog` object, usable only from the thread that opened it (sqlite3 enforces
@@ -39,8 +47,10 @@ from loda_desktop.paths import catalog_path
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FLAGS: tuple[str, ...] = ("pick", "reject")
+EDIT_FIELDS: tuple[str, ...] = ("rating", "flag", "label")
+EDIT_STATES: tuple[str, ...] = ("done", "undone")
 SCORE_STATUSES: tuple[str, ...] = ("ok", "error")
 MAX_LABEL_LENGTH = 200
 _CHUNK = 500  # host parameters per IN (...) query; well below SQLite's limit
@@ -48,11 +58,14 @@ _CHUNK = 500  # host parameters per IN (...) query; well below SQLite's limit
 PathLike = str | os.PathLike[str]
 
 __all__ = [
+    "EDIT_FIELDS",
+    "EDIT_STATES",
     "FLAGS",
     "SCHEMA_VERSION",
     "ActionRecord",
     "Catalog",
     "CatalogError",
+    "EditRecord",
     "PhotoRecord",
     "ScoreRecord",
     "path_key",
@@ -94,6 +107,24 @@ class ActionRecord:
     created: float
     updated: float
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EditRecord:
+    """One entry of the edit history (used by :mod:`loda_desktop.culling`).
+
+    ``changes`` maps the photos' CURRENT paths to (value before, value after) for the photos that changed and
+    are still cataloged; a photo moved since the edit appears under its new path.
+    """
+
+    id: int
+    field: str  # "rating" | "flag" | "label"
+    description: str
+    state: str  # "done" | "undone"
+    after_action: int  # the newest file-action journal id when the edit was made (0: none yet)
+    created: float
+    updated: float
+    changes: dict[str, tuple[Any, Any]]
 
 
 def path_key(path: PathLike) -> str:
@@ -146,8 +177,41 @@ def _create_v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+_SCHEMA_V2 = [
+    """
+    CREATE TABLE edits (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        field        TEXT NOT NULL CHECK (field IN ('rating', 'flag', 'label')),
+        description  TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('done', 'undone')),
+        after_action INTEGER NOT NULL,
+        created      REAL NOT NULL,
+        updated      REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX edits_state ON edits(state)",
+    # old_value / new_value have no declared type: a rating stays an INTEGER, a flag or label TEXT or NULL.
+    """
+    CREATE TABLE edit_items (
+        edit_id   INTEGER NOT NULL REFERENCES edits(id) ON DELETE CASCADE,
+        photo_id  INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        old_value,
+        new_value,
+        PRIMARY KEY (edit_id, photo_id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX edit_items_photo ON edit_items(photo_id)",  # keeps ON DELETE CASCADE from photos cheap
+]
+
+
+def _create_v2(conn: sqlite3.Connection) -> None:
+    """Version 2: the edit history (rating, flag and label changes), so their undo survives a restart."""
+    for statement in _SCHEMA_V2:
+        conn.execute(statement)
+
+
 # Schema migrations: _MIGRATIONS[n] upgrades a catalog from user_version n to n + 1 inside one transaction.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _create_v2}
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -193,6 +257,15 @@ def _check_label(label: object) -> str | None:
     if len(label) > MAX_LABEL_LENGTH:
         raise ValueError(f"label must be at most {MAX_LABEL_LENGTH} characters, got {len(label)}")
     return label or None
+
+
+_EDIT_CHECKS: dict[str, Callable[[object], Any]] = {"rating": _check_rating, "flag": _check_flag, "label": _check_label}
+
+
+def _check_edit_field(field: object) -> str:
+    if field not in EDIT_FIELDS:
+        raise ValueError(f"field must be one of {', '.join(EDIT_FIELDS)}, got {field!r}")
+    return field  # type: ignore[return-value]
 
 
 def _check_model_key(model_key: object) -> str:
@@ -532,3 +605,114 @@ class Catalog:
             query += " LIMIT ?"
             args.append(int(limit))
         return [ActionRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in self._conn.execute(query, args)]
+
+    # -- the edit history (used by loda_desktop.culling) ---------------------------------------------------
+
+    def record_edit(
+        self, field: str, paths: Iterable[PathLike], value: Any, description: str, *, keep: int | None = None
+    ) -> EditRecord | None:
+        """Set ``field`` ("rating", "flag" or "label") of the cataloged ``paths`` to ``value`` and journal the
+        values before it, in one transaction (committed before returning).
+
+        Only photos whose value actually changes are written and journaled; uncataloged paths are ignored, as
+        :meth:`set_rating` does. Returns the new entry, or None when nothing changed: no entry is made, so an
+        undo never spends itself on a no-op. ``keep``: afterwards only the newest ``keep`` entries remain,
+        which bounds the history's size.
+        """
+        field = _check_edit_field(field)
+        value = _EDIT_CHECKS[field](value)
+        if keep is not None and (not isinstance(keep, int) or keep < 1):
+            raise ValueError(f"keep must be a positive integer or None, got {keep!r}")
+        keys = _unique_keys(paths)
+        with self._write() as conn:
+            current: dict[str, tuple[int, Any]] = {}
+            for chunk in _chunks(keys):
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT path, id, {field} FROM photos WHERE path IN ({marks})"
+                current.update((path, (photo_id, old)) for path, photo_id, old in conn.execute(query, chunk))
+            changed = [(key, *current[key]) for key in keys if key in current and current[key][1] != value]
+            if not changed:
+                return None
+            now = time.time()
+            after_action = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM actions").fetchone()[0])
+            edit_id = int(
+                conn.execute(
+                    "INSERT INTO edits (field, description, state, after_action, created, updated) "
+                    "VALUES (?, ?, 'done', ?, ?, ?)",
+                    (field, str(description), after_action, now, now),
+                ).lastrowid
+            )
+            conn.executemany(
+                "INSERT INTO edit_items (edit_id, photo_id, old_value, new_value) VALUES (?, ?, ?, ?)",
+                [(edit_id, photo_id, old, value) for _, photo_id, old in changed],
+            )
+            conn.executemany(f"UPDATE photos SET {field} = ? WHERE id = ?", [(value, pid) for _, pid, _ in changed])
+            if keep is not None:
+                conn.execute(
+                    "DELETE FROM edits WHERE id NOT IN (SELECT id FROM edits ORDER BY id DESC LIMIT ?)", (keep,)
+                )
+        changes = {key: (old, value) for key, _, old in changed}
+        return EditRecord(edit_id, field, str(description), "done", after_action, now, now, changes)
+
+    def revert_edit(self, edit_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Undo a ``done`` entry and mark it ``undone``, in one transaction (committed before returning).
+
+        A photo whose value is still the one the edit gave it gets its value from before back; a photo whose
+        value changed since (another window, another program) keeps the newer value. Returns
+        ``({path: value restored}, {path: newer value left alone})``. ``KeyError`` for an unknown entry,
+        ``ValueError`` for one already undone.
+        """
+        with self._write() as conn:
+            row = conn.execute("SELECT field, state FROM edits WHERE id = ?", (edit_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no edit history entry {edit_id}")
+            field, state = _check_edit_field(row[0]), row[1]
+            if state != "done":
+                raise ValueError(f"edit history entry {edit_id} is {state}; only a done entry can be undone")
+            query = (
+                f"SELECT p.path, p.id, p.{field}, e.old_value, e.new_value FROM edit_items e "
+                "JOIN photos p ON p.id = e.photo_id WHERE e.edit_id = ? ORDER BY p.path"
+            )
+            restored: dict[str, Any] = {}
+            kept: dict[str, Any] = {}
+            writes = []
+            for path, photo_id, now_value, old, new in conn.execute(query, (edit_id,)).fetchall():
+                if now_value == new:
+                    restored[path] = old
+                    writes.append((old, photo_id))
+                else:
+                    kept[path] = now_value
+            conn.executemany(f"UPDATE photos SET {field} = ? WHERE id = ?", writes)
+            conn.execute("UPDATE edits SET state = 'undone', updated = ? WHERE id = ?", (time.time(), edit_id))
+        return restored, kept
+
+    def edits(self, states: Iterable[str] | None = None, limit: int | None = None) -> list[EditRecord]:
+        """Edit history entries, newest first, optionally only those in ``states``."""
+        query = "SELECT id, field, description, state, after_action, created, updated FROM edits"
+        args: list[Any] = []
+        if states is not None:
+            wanted = list(states)
+            query += f" WHERE state IN ({','.join('?' * len(wanted))})"
+            args.extend(wanted)
+        query += " ORDER BY id DESC"
+        if limit is not None:
+            query += " LIMIT ?"
+            args.append(int(limit))
+        return [self._edit_record(row) for row in self._conn.execute(query, args).fetchall()]
+
+    def get_edit(self, edit_id: int) -> EditRecord:
+        row = self._conn.execute(
+            "SELECT id, field, description, state, after_action, created, updated FROM edits WHERE id = ?",
+            (edit_id,),
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"no edit history entry {edit_id}")
+        return self._edit_record(row)
+
+    def _edit_record(self, row: Sequence[Any]) -> EditRecord:
+        query = (
+            "SELECT p.path, e.old_value, e.new_value FROM edit_items e "
+            "JOIN photos p ON p.id = e.photo_id WHERE e.edit_id = ? ORDER BY p.path"
+        )
+        changes = {path: (old, new) for path, old, new in self._conn.execute(query, (row[0],))}
+        return EditRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], changes)

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from loda_desktop.catalog import Catalog, path_key
+from loda_desktop.catalog import ActionRecord, Catalog, path_key
 from loda_desktop.scan import REJECT_DIR, is_supported
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ __all__ = [
     "FileActions",
     "HistoryEntry",
     "JournalItem",
+    "describe_action",
     "find_trashinfo",
     "is_freedesktop",
 ]
@@ -123,6 +124,16 @@ class HistoryEntry:
     @property
     def undoable(self) -> bool:
         return self.state in (DONE, PARTIAL)
+
+
+def describe_action(record: ActionRecord) -> str:
+    """What a journal entry did, in the words of the Edit menu ("Move 3 photos to _rejected")."""
+    n = sum(1 for i in record.payload.get("items", []) if not i["sidecar"])
+    if record.kind == "move":
+        return f"Move {_plural(n, 'photo')} to {record.payload.get('subfolder', REJECT_DIR)}"
+    if record.kind == "trash":
+        return f"Move {_plural(n, 'photo')} to the trash"
+    return record.kind
 
 
 def is_freedesktop() -> bool:
@@ -684,13 +695,6 @@ class FileActions:
         entries = []
         for record in self.catalog.actions(limit=limit):
             items = record.payload.get("items", [])
-            n = sum(1 for i in items if not i["sidecar"])
-            if record.kind == "move":
-                description = f"Move {_plural(n, 'photo')} to {record.payload.get('subfolder', REJECT_DIR)}"
-            elif record.kind == "trash":
-                description = f"Move {_plural(n, 'photo')} to the trash"
-            else:
-                description = record.kind
             entries.append(
                 HistoryEntry(
                     id=record.id,
@@ -698,7 +702,7 @@ class FileActions:
                     state=record.state,
                     created=record.created,
                     updated=record.updated,
-                    description=description,
+                    description=describe_action(record),
                     items=tuple(
                         JournalItem(
                             src=Path(i["src"]),

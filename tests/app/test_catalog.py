@@ -301,18 +301,65 @@ def test_migration_hook_runs_in_one_transaction(tmp_path, monkeypatch):
         conn.execute("ALTER TABLE photos ADD COLUMN stars2 INTEGER")
         raise RuntimeError("migration bug")
 
-    monkeypatch.setattr(catalog_module, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(catalog_module._MIGRATIONS, 1, broken)
+    monkeypatch.setattr(catalog_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(catalog_module._MIGRATIONS, SCHEMA_VERSION, broken)
     with pytest.raises(RuntimeError, match="migration bug"):
         Catalog(db)
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1  # rolled back, column not added
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # rolled back, column not added
     assert "stars2" not in [r[1] for r in conn.execute("PRAGMA table_info(photos)")]
     conn.close()
 
     monkeypatch.setitem(
-        catalog_module._MIGRATIONS, 1, lambda conn: conn.execute("ALTER TABLE photos ADD COLUMN hash TEXT")
+        catalog_module._MIGRATIONS,
+        SCHEMA_VERSION,
+        lambda conn: conn.execute("ALTER TABLE photos ADD COLUMN hash TEXT"),
     )
     with Catalog(db) as c:
-        assert c.schema_version == 2
+        assert c.schema_version == SCHEMA_VERSION + 1
         assert "hash" in [r[1] for r in c._conn.execute("PRAGMA table_info(photos)")]
+
+
+def test_a_version_1_catalog_gains_the_edit_history_and_keeps_its_data(tmp_path):
+    from loda_desktop import catalog as catalog_module
+
+    photos = make_photos(tmp_path / "p", 2)
+    db = tmp_path / "v1.sqlite3"
+    conn = sqlite3.connect(db, isolation_level=None)  # a catalog as the first release left it
+    catalog_module._create_v1(conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO photos (path, size, mtime_ns, rating, flag) VALUES (?, ?, ?, 4, 'pick')",
+        (str(photos[0]), photos[0].stat().st_size, photos[0].stat().st_mtime_ns),
+    )
+    conn.close()
+    with Catalog(db) as cat:
+        assert cat.schema_version == SCHEMA_VERSION == 2
+        assert (cat.get(photos[0])[0].rating, cat.get(photos[0])[0].flag) == (4, "pick")
+        assert cat.edits() == []
+        cat.add_photos(photos)
+        edit = cat.record_edit("rating", photos, 2, "rating ★★")
+        assert edit.changes == {str(photos[0]): (4, 2), str(photos[1]): (0, 2)}
+        assert edit.after_action == 0 and cat.get_edit(edit.id) == edit
+    with Catalog(db) as cat:
+        assert cat.revert_edit(edit.id) == ({str(photos[0]): 4, str(photos[1]): 0}, {})
+        assert cat.get_edit(edit.id).state == "undone"
+        with pytest.raises(ValueError, match="undone"):
+            cat.revert_edit(edit.id)
+        with pytest.raises(KeyError):
+            cat.revert_edit(edit.id + 1)
+        with pytest.raises(ValueError, match="field"):
+            cat.record_edit("capture_time", photos, None, "x")
+
+
+def test_an_edit_follows_a_renamed_photo_and_goes_with_a_dropped_one(cat, tmp_path):
+    photos = make_photos(tmp_path / "p", 2)
+    cat.add_photos(photos)
+    edit = cat.record_edit("flag", photos, "reject", "reject")
+    moved = tmp_path / "p" / "_rejected" / photos[0].name
+    cat.rename_path(photos[0], moved)
+    assert list(cat.get_edit(edit.id).changes) == [str(moved), str(photos[1])]  # by path
+    cat.rename_path(photos[1], moved)  # the record at ``moved`` is stale and dropped
+    assert list(cat.get_edit(edit.id).changes) == [str(moved)]
+    restored, kept = cat.revert_edit(edit.id)
+    assert restored == {str(moved): None} and kept == {}
