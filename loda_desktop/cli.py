@@ -203,16 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from model.configs import ConfigError
-    from model.errors import BackboneWeightsError
-    from model.profiles import ProfileError
-    from trainer.errors import USER_ERRORS as TRAINER_ERRORS
-
-    from .engine import EngineError
+    from .errors import USER_ERRORS
 
     try:
         return int(args.func(args) or 0)
-    except (CommandError, EngineError, ProfileError, ConfigError, BackboneWeightsError, *TRAINER_ERRORS) as exc:
+    except (CommandError, *USER_ERRORS) as exc:
         print(f"loda {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

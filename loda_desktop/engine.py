@@ -72,7 +72,7 @@ def resolve_model(spec: str | None = None) -> Profile:
     dirs = model_search_dirs()
     if not spec or spec == DEFAULT_MODEL:
         profiles = find_profiles(dirs)
-        paper = [p for p in profiles if p.config.name == PAPER_CONFIG and p.trained and _runnable(p, dirs)]
+        paper = [p for p in profiles if p.config.name == PAPER_CONFIG and p.trained and runnable(p, dirs)]
         if paper:
             return max(paper, key=lambda p: str(p.metadata.get("created") or ""))
         for profile in profiles:
@@ -86,10 +86,19 @@ def resolve_model(spec: str | None = None) -> Profile:
     return resolve_profile(spec, dirs)
 
 
-def _runnable(profile: Profile, dirs: Sequence[Path]) -> bool:
-    """Whether ``profile`` can be built offline: backbones inside it, or their weights found on this machine."""
-    if profile.kind == "full":
+def runnable(profile: Profile, dirs: Sequence[Path] | None = None) -> bool:
+    """Whether ``profile`` can be built offline: backbones inside it or in the full parent it was fine-tuned
+    from, or their weights found on this machine (``dirs``: the models folders by default). Never downloads."""
+    dirs = model_search_dirs() if dirs is None else list(dirs)
+    if profile.kind == "full" or (profile.path is not None and profile.path.suffix.lower() == ".onnx"):
         return True
+    from model.profiles import backbone_parent
+
+    try:
+        if backbone_parent(profile, dirs) is not None:
+            return True
+    except ProfileError:
+        return False
     from model.backbones import backbone_weight_files
 
     return None not in backbone_weight_files(profile.config, dirs)
@@ -105,7 +114,11 @@ def export_size_estimate(profile: Profile) -> int:
     size = profile.path.stat().st_size
     if profile.kind != "full":
         from model.backbones import backbone_weight_files
+        from model.profiles import backbone_parent
 
+        parent = backbone_parent(profile, model_search_dirs())
+        if parent is not None and parent.path is not None:
+            return size + parent.path.stat().st_size
         files = backbone_weight_files(profile.config, model_search_dirs())
         size += sum(p.stat().st_size for p in files if p is not None)
     return size
@@ -191,6 +204,7 @@ class ScoreSummary:
     model_key: str = ""
     untrained: bool = False
     runs_on: str = ""  # the scorer's describe(), e.g. 'torch cuda AMP'; empty when nothing was scored
+    unscored_reason: str = ""  # why nothing was scored (no model could be loaded); the photos are still listed
     scan_errors: list[tuple[Path, str]] = field(default_factory=list)
 
     @property
@@ -200,6 +214,9 @@ class ScoreSummary:
         return self.scored / scoring if scoring > 0 else 0.0
 
     def describe(self) -> str:
+        if self.unscored_reason:
+            n = self.total
+            return f"{n:,} photo{'s' * (n != 1)}, not scored: the model could not be loaded."
         parts = [
             f"{self.total} photo{'s' * (self.total != 1)}: {self.scored} scored now, {self.cached} already in the"
             f" catalog, {self.failed} failed",
@@ -211,6 +228,29 @@ class ScoreSummary:
         if self.cancelled:
             text = "Cancelled. " + text
         return text
+
+
+def check_model(settings: Settings, photo: Path) -> float:
+    """Load the model ``settings`` name exactly as the window and ``loda score`` do (resolved by name from the
+    models folders, the scorer built by the same factory, ONNX export included) and score ``photo`` with it.
+
+    Returns the score; raises :class:`EngineError` saying why when the model cannot be loaded or gives no finite
+    score. Fine-tuning runs it on the profile it has just written, before the profile is offered for use.
+    """
+    import math
+
+    try:
+        engine = Engine(settings)
+        result = engine.scorer.score_one(photo)
+    except EngineError:
+        raise
+    except Exception as exc:  # any failure to load or run is the answer: this model cannot be used here
+        raise EngineError(f"'{settings.model}' cannot be loaded: {exc}") from None
+    if not result.ok:
+        raise EngineError(f"'{settings.model}' could not score {photo}: {result.error}")
+    if result.score is None or not math.isfinite(result.score):
+        raise EngineError(f"'{settings.model}' gives no finite score for {photo} ({result.score})")
+    return float(result.score)
 
 
 class Engine:
@@ -441,7 +481,9 @@ __all__ = [
     "PhotoResult",
     "ProfileError",
     "ScoreSummary",
+    "check_model",
     "model_search_dirs",
     "resolve_model",
+    "runnable",
     "untrained_notice",
 ]

@@ -1,11 +1,13 @@
 """Background work for the window. The UI thread never decodes an image, reads EXIF or runs the network.
 
+- :class:`ListingWorker` lives in its own QThread and lists a folder (scan → catalog → photos with their cached
+  scores) without waiting for the model: browsing and culling never depend on it.
 - :class:`ScoringWorker` lives in ONE QThread (owned by :class:`ScoringController`) and owns the
-  :class:`~loda_desktop.engine.Engine`, built in that thread, and so the scorer: scan → catalog → score. It
-  emits plain data only: :class:`PhotoItem` records in chunks, result tuples ``(path, score, spread, status,
-  error)`` coalesced every :data:`FLUSH_SECONDS` (2,000 photos do not mean 2,000 queued events),
-  :class:`Progress`, the engine's :class:`ScoreSummary`, or an error message. Pause blocks the engine's
-  ``should_continue`` callback on a ``threading.Event``; cancel makes it return False.
+  :class:`~loda_desktop.engine.Engine`, built in that thread, and so the scorer; it scores what the listing found.
+  Both emit plain data only (through the scoring worker's signals): :class:`PhotoItem` records in chunks,
+  result tuples ``(path, score, spread, status, error)`` coalesced every :data:`FLUSH_SECONDS` (2,000 photos do
+  not mean 2,000 queued events), :class:`Progress`, the engine's :class:`ScoreSummary`, or an error message.
+  Pause blocks the engine's ``should_continue`` callback on a ``threading.Event``; cancel makes it return False.
 - :class:`ThumbnailLoader` runs thumbnail and preview jobs (:mod:`loda_desktop.thumbnails`) on its own
   QThreadPool, newest request first; a job makes a QImage (never a QPixmap off the UI thread) and posts it
   back by a queued signal. Thumbnails are kept in an in-memory LRU and, when decoded, on disk.
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "FLUSH_SECONDS",
     "EngineInfo",
+    "ListingWorker",
     "MetadataLoader",
     "Progress",
     "ScoringController",
@@ -97,11 +100,9 @@ def lower_thread_priority(nice: int = BACKGROUND_NICE) -> None:
 
 def _model_errors() -> tuple[type[BaseException], ...]:
     """Errors a user can act on (bad model, missing weights, catalog problems): shown as a message."""
-    from model.configs import ConfigError
-    from model.errors import BackboneWeightsError
-    from model.profiles import ProfileError
+    from loda_desktop.errors import USER_ERRORS
 
-    return (EngineError, ProfileError, ConfigError, BackboneWeightsError, CatalogError)
+    return USER_ERRORS
 
 
 @dataclass(frozen=True)
@@ -258,44 +259,29 @@ class ScoringWorker(QObject):
         self.model_loaded.emit(scorer.describe())
 
     @Slot(int, object)
-    def open_folders(self, generation: int, roots: Sequence[str]) -> None:
-        """Scan ``roots``, post their photos with what the catalog knows, then score what is missing."""
+    def score_listed(self, generation: int, paths: Sequence[Path]) -> None:
+        """Score the photos the listing thread found (the grid already shows them with what the catalog knows)."""
         if self.is_cancelled(generation):  # superseded before it started
-            self.finished.emit(generation, ScoreSummary(cancelled=True))
+            self.finished.emit(generation, ScoreSummary(total=len(paths), cancelled=True))
             return
         try:
-            self._open(generation, roots)
+            self._score(generation, paths)
         except _model_errors() as exc:
             self.failed.emit(generation, str(exc))
         except Exception as exc:  # a bug: keep the thread alive, tell the user, log the traceback
             log.exception("scoring failed")
             self.failed.emit(generation, f"unexpected error: {type(exc).__name__}: {exc}")
 
-    def _open(self, generation: int, roots: Sequence[str]) -> None:
+    def _score(self, generation: int, paths: Sequence[Path]) -> None:
         engine = self._engine
-        if engine is None:
-            raise EngineError(self._engine_error or "the scoring engine is not configured")
-        self.progress.emit(Progress(generation, "scanning"))
-        problems: list[tuple[str, str]] = []
-        paths = engine.scan(roots, on_error=lambda p, m: problems.append((str(p), m)))
-        self.scanned.emit(generation, len(paths), problems)
+        if engine is None:  # browsing and culling go on; only the scores are missing
+            reason = self._engine_error or "no model is configured"
+            self.progress.emit(Progress(generation, "done", total=len(paths)))
+            self.finished.emit(generation, ScoreSummary(total=len(paths), unscored_reason=reason))
+            return
         job = _Job(generation, len(paths))
-        key = engine.model_key
         with Catalog(engine.catalog_path) as catalog:
-            for start in range(0, len(paths), CHUNK):
-                if self.is_cancelled(generation):
-                    self.finished.emit(generation, ScoreSummary(total=len(paths), cancelled=True))
-                    return
-                chunk = paths[start : start + CHUNK]
-                catalog.add_photos(chunk)
-                records = {path_key(r.path): (r, s) for r, s in catalog.rows(chunk, key)}
-                items = []
-                for p in chunk:
-                    record, score = records.get(path_key(p), (None, None))
-                    items.append(PhotoItem.from_record(p, record, score))
-                self.photos_found.emit(generation, items)
-                self.progress.emit(Progress(generation, "loading", done=0, total=len(paths)))
-            todo = len(catalog.needs_scoring(paths, key))
+            todo = len(catalog.needs_scoring(paths, engine.model_key))
         if todo:
             self.progress.emit(job.progress("loading model"))
             engine.scorer  # noqa: B018 (loaded by configure() already; the rate must not include a load)
@@ -339,11 +325,78 @@ class ScoringWorker(QObject):
         return not self.is_cancelled(job.generation)
 
 
+class ListingWorker(QObject):
+    """Lists a folder in its own thread: scan, catalog, and the photos posted with what the catalog knows.
+
+    It never waits for the model, which loads (or fails to) in the scoring thread meanwhile: browsing, rating and
+    exporting work at once and without any model. Its output goes through the scoring worker's signals
+    (``scanned``, ``photos_found``, ``progress``) so the window listens to one place; then :attr:`listed` hands
+    the paths to the scoring thread. No torch is imported here.
+    """
+
+    listed = Signal(int, object)  # generation, [Path]: what the scoring thread should score
+
+    def __init__(self, out: ScoringWorker, catalog_path: Path | None = None) -> None:
+        super().__init__()
+        self.out = out
+        self.catalog_path = catalog_path
+
+    @Slot(int, object, object)
+    def list_folders(self, generation: int, roots: Sequence[str], settings: Settings | None) -> None:
+        out = self.out
+        if out.is_cancelled(generation):
+            out.finished.emit(generation, ScoreSummary(cancelled=True))
+            return
+        try:
+            self._list(generation, roots, settings)
+        except (EngineError, CatalogError, sqlite3.Error, OSError) as exc:
+            out.failed.emit(generation, str(exc))
+        except Exception as exc:  # a bug: keep the thread alive, tell the user, log the traceback
+            log.exception("listing failed")
+            out.failed.emit(generation, f"unexpected error: {type(exc).__name__}: {exc}")
+
+    def _list(self, generation: int, roots: Sequence[str], settings: Settings | None) -> None:
+        out = self.out
+        lower_thread_priority()
+        out.progress.emit(Progress(generation, "scanning"))
+        problems: list[tuple[str, str]] = []
+        paths = Engine.scan(roots, on_error=lambda p, m: problems.append((str(p), m)))
+        out.scanned.emit(generation, len(paths), problems)
+        key = _model_key(settings)
+        with Catalog(self.catalog_path) as catalog:
+            for start in range(0, len(paths), CHUNK):
+                if out.is_cancelled(generation):
+                    out.finished.emit(generation, ScoreSummary(total=len(paths), cancelled=True))
+                    return
+                chunk = paths[start : start + CHUNK]
+                catalog.add_photos(chunk)
+                records = {path_key(r.path): (r, s) for r, s in catalog.rows(chunk, key)}
+                items = []
+                for p in chunk:
+                    record, score = records.get(path_key(p), (None, None))
+                    items.append(PhotoItem.from_record(p, record, score))
+                out.photos_found.emit(generation, items)
+                out.progress.emit(Progress(generation, "loading", done=0, total=len(paths)))
+        self.listed.emit(generation, paths)
+
+
+def _model_key(settings: Settings | None) -> str | None:
+    """The catalog key of the scores ``settings`` make, to show cached scores while the model loads (reading a
+    profile's header only; None when the model cannot be resolved: the photos are listed without scores)."""
+    if settings is None:
+        return None
+    try:
+        return Engine(settings).model_key
+    except Exception as exc:  # any model problem: the scoring thread reports it, the listing goes on
+        log.debug("no cached scores while listing: %s", exc)
+        return None
+
+
 class ScoringController(QObject):
-    """The UI thread's handle on the scoring thread: starts it, sends requests, stops it."""
+    """The UI thread's handle on the listing and scoring threads: starts them, sends requests, stops them."""
 
     _configure = Signal(object)
-    _open = Signal(int, object)
+    _list = Signal(int, object, object)
 
     def __init__(self, parent: QObject | None = None, *, catalog_path: Path | None = None) -> None:
         super().__init__(parent)
@@ -351,25 +404,33 @@ class ScoringController(QObject):
         self.thread.setObjectName("loda-scoring")
         self.worker = ScoringWorker(catalog_path)
         self.worker.moveToThread(self.thread)
+        self.list_thread = QThread()
+        self.list_thread.setObjectName("loda-listing")
+        self.lister = ListingWorker(self.worker, catalog_path)
+        self.lister.moveToThread(self.list_thread)
         self._configure.connect(self.worker.configure)
-        self._open.connect(self.worker.open_folders)
+        self._list.connect(self.lister.list_folders)
+        self.lister.listed.connect(self.worker.score_listed)
         self.generation = 0
+        self.settings: Settings | None = None
         self.busy = False  # a job was sent and has not finished or failed yet
         self.worker.finished.connect(self._job_ended)
         self.worker.failed.connect(self._job_ended)
-        _THREADS.add(self.thread)
-        self.thread.start()
+        for thread in (self.thread, self.list_thread):
+            _THREADS.add(thread)
+            thread.start()
 
     def configure(self, settings: Settings) -> None:
+        self.settings = settings
         self._configure.emit(settings)
 
     def open(self, roots: Sequence[str | os.PathLike[str]]) -> int:
-        """Start scanning and scoring ``roots`` (cancels the current job); returns the new generation."""
+        """Start listing and scoring ``roots`` (cancels the current job); returns the new generation."""
         self.worker.cancel(self.generation)
         self.worker.resume()
         self.generation += 1
         self.busy = True
-        self._open.emit(self.generation, [os.fspath(r) for r in roots])
+        self._list.emit(self.generation, [os.fspath(r) for r in roots], self.settings)
         return self.generation
 
     def pause(self) -> None:
@@ -390,13 +451,15 @@ class ScoringController(QObject):
             self.busy = False
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
-        """Cancel, stop the thread and wait for it; returns whether it stopped in time."""
+        """Cancel, stop the threads and wait for them; returns whether they stopped in time."""
         self.worker.cancel(self.generation + 1_000_000)
         self.worker.resume()
-        self.thread.quit()
-        stopped = self.thread.wait(timeout_ms)
+        stopped = True
+        for thread in (self.list_thread, self.thread):
+            thread.quit()
+            stopped = thread.wait(timeout_ms) and stopped
         if not stopped:
-            log.error("the scoring thread did not stop within %.0f s", timeout_ms / 1000)
+            log.error("the scoring threads did not stop within %.0f s", timeout_ms / 1000)
         return stopped
 
 

@@ -99,15 +99,51 @@ def test_a_request_cancelled_before_it_starts_still_ends(qtbot, shoot):
         controller.shutdown()
 
 
-def test_a_model_that_cannot_load_is_reported(qtbot):
+def test_a_model_that_cannot_load_is_reported_and_the_folder_still_listed(qtbot, shoot):
     controller = ScoringController()
     recorder = Recorder(controller.worker)
     try:
         controller.configure(fast_settings(model="no-such-model"))
         qtbot.waitUntil(lambda: "engine_failed" in recorder.seen, timeout=SCORE_TIMEOUT_MS)
         assert "no-such-model" in recorder.seen["engine_failed"][0]
+        generation = controller.open([shoot])
+        qtbot.waitUntil(lambda: "finished" in recorder.seen, timeout=SCORE_TIMEOUT_MS)
+        done_generation, summary = recorder.seen["finished"][0]
+        assert done_generation == generation and summary.total == 7 and summary.scored == 0
+        assert "no-such-model" in summary.unscored_reason and "not scored" in summary.describe()
+        assert len(recorder.seen["items"]) == 7 and "results" not in recorder.seen
+        qtbot.waitUntil(lambda: not controller.busy)
     finally:
-        controller.shutdown()
+        assert controller.shutdown()
+
+
+def test_the_folder_is_listed_while_the_model_is_still_loading(qtbot, shoot, monkeypatch):
+    """Listing does not queue behind the model: a model that takes long to load still lets the grid fill."""
+    import threading
+
+    from loda_desktop.engine import Engine
+
+    release = threading.Event()
+    real = Engine._create_scorer
+
+    def slow_create(self):
+        release.wait(30)
+        return real(self)
+
+    monkeypatch.setattr(Engine, "_create_scorer", slow_create)
+    controller = ScoringController()
+    recorder = Recorder(controller.worker)
+    try:
+        controller.configure(fast_settings())
+        controller.open([shoot])
+        qtbot.waitUntil(lambda: len(recorder.seen.get("items", [])) == 7, timeout=SCORE_TIMEOUT_MS)
+        assert "model_loaded" not in recorder.seen and "finished" not in recorder.seen
+        release.set()
+        qtbot.waitUntil(lambda: "finished" in recorder.seen, timeout=SCORE_TIMEOUT_MS)
+        assert recorder.seen["finished"][0][1].scored == 6
+    finally:
+        release.set()
+        assert controller.shutdown()
 
 
 def test_progress_text():
