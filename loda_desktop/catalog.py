@@ -594,8 +594,12 @@ class Catalog:
 
     def actions(self, states: Iterable[str] | None = None, limit: int | None = None) -> list[ActionRecord]:
         """Journal entries, newest first, optionally only those in ``states``."""
-        query = "SELECT id, kind, state, created, updated, payload FROM actions"
-        args: list[Any] = []
+        rows = self._newest_first("SELECT id, kind, state, created, updated, payload FROM actions", states, limit)
+        return [ActionRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    def _newest_first(self, select: str, states: Iterable[str] | None, limit: int | None) -> list[tuple]:
+        """Rows of a history table (``select`` names its columns), newest first, only ``states`` when given."""
+        query, args = select, []
         if states is not None:
             wanted = list(states)
             query += f" WHERE state IN ({','.join('?' * len(wanted))})"
@@ -604,7 +608,7 @@ class Catalog:
         if limit is not None:
             query += " LIMIT ?"
             args.append(int(limit))
-        return [ActionRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in self._conn.execute(query, args)]
+        return self._conn.execute(query, args).fetchall()
 
     # -- the edit history (used by loda_desktop.culling) ---------------------------------------------------
 
@@ -688,17 +692,8 @@ class Catalog:
 
     def edits(self, states: Iterable[str] | None = None, limit: int | None = None) -> list[EditRecord]:
         """Edit history entries, newest first, optionally only those in ``states``."""
-        query = "SELECT id, field, description, state, after_action, created, updated FROM edits"
-        args: list[Any] = []
-        if states is not None:
-            wanted = list(states)
-            query += f" WHERE state IN ({','.join('?' * len(wanted))})"
-            args.extend(wanted)
-        query += " ORDER BY id DESC"
-        if limit is not None:
-            query += " LIMIT ?"
-            args.append(int(limit))
-        return [self._edit_record(row) for row in self._conn.execute(query, args).fetchall()]
+        select = "SELECT id, field, description, state, after_action, created, updated FROM edits"
+        return [self._edit_record(row) for row in self._newest_first(select, states, limit)]
 
     def get_edit(self, edit_id: int) -> EditRecord:
         row = self._conn.execute(

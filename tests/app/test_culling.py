@@ -14,12 +14,7 @@ from loda_desktop.catalog import Catalog
 from loda_desktop.culling import HISTORY_LIMIT, Culling
 from loda_desktop.fileops import PARTIAL, UNDONE, FileActions
 from loda_desktop.scan import REJECT_DIR
-
-
-def write(path: Path, content: bytes = b"photo") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    return path
+from tests.helpers.files import write
 
 
 @pytest.fixture

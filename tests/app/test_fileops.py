@@ -14,14 +14,9 @@ from loda_desktop import fileops
 from loda_desktop.catalog import Catalog
 from loda_desktop.fileops import DONE, FAILED, PARTIAL, PENDING, UNDONE, FileActions, find_trashinfo
 from loda_desktop.scan import REJECT_DIR
+from tests.helpers.files import write
 
 MODEL = "m"
-
-
-def write(path: Path, content: bytes = b"photo") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    return path
 
 
 @pytest.fixture
