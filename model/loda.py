@@ -233,15 +233,34 @@ class LoDa(nn.Module):
         return self
 
     # --- forward -----------------------------------------------------------------------------------------
+    def cnn_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The frozen CNN's stage outputs for crops ``x`` in [0, 1]. With its BatchNorm in eval mode (``eval()``, or
+        ``set_bn_adapt(False)``) they depend on the crop alone: fine-tuning computes them once per crop and feeds
+        them to :meth:`forward_cached` in every epoch (``trainer.finetune``)."""
+        return self.cnn((x - self.cnn_mean) / self.cnn_std)
+
+    def embed_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """The frozen ViT's tokens before its first block (patch + position embedding, prefix tokens): they depend
+        on the crop alone (the injectors act from the first block on), so they can be cached like
+        :meth:`cnn_features`."""
+        vit = self.vit
+        return vit.norm_pre(vit.patch_drop(vit._pos_embed(vit.patch_embed((x - self.vit_mean) / self.vit_std))))
+
     def distortion_tokens(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.cnn((x - self.cnn_mean) / self.cnn_std)
+        return self.distortion_from(self.cnn_features(x))
+
+    def distortion_from(self, features: list[torch.Tensor]) -> torch.Tensor:
+        """The distortion tokens from the CNN's stage outputs (:meth:`cnn_features`): the extractors train."""
         return torch.cat([ext(f) for ext, f in zip(self.extractors, features, strict=True)], dim=1)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The final CLS token of the ViT, with local distortion injected before each interaction point."""
-        distortion = self.distortion_tokens(x)
+        return self.features_from(self.embed_tokens(x), self.cnn_features(x))
+
+    def features_from(self, tokens: torch.Tensor, cnn_features: list[torch.Tensor]) -> torch.Tensor:
+        """:meth:`forward_features` from the frozen parts' outputs (:meth:`embed_tokens`, :meth:`cnn_features`)."""
+        distortion = self.distortion_from(cnn_features)
         vit = self.vit
-        tokens = vit.norm_pre(vit.patch_drop(vit._pos_embed(vit.patch_embed((x - self.vit_mean) / self.vit_std))))
         injector_at = dict(zip(self.inject_at, self.injectors, strict=True))
         for i, block in enumerate(vit.blocks):
             injector = injector_at.get(i)
@@ -257,6 +276,10 @@ class LoDa(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Quality scores, shape (B,), for crops of shape (B, 3, H, W) with values in [0, 1]."""
         return self.forward_head(self.forward_features(x))
+
+    def forward_cached(self, tokens: torch.Tensor, cnn_features: list[torch.Tensor]) -> torch.Tensor:
+        """:meth:`forward` from cached :meth:`embed_tokens` and :meth:`cnn_features` of the same crops."""
+        return self.forward_head(self.features_from(tokens, cnn_features))
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from trainer.finetune import (
     minimums_message,
     read_ratings_csv,
     samples_from_ratings,
-    stratified_split,
+    scene_split,
 )
 
 FAST = {"img_size": 64, "short_side": 72, "epochs": 15, "batch": 8, "lr": 2e-3, "train_crops": 2, "test_crops": 2}
@@ -72,12 +72,13 @@ def test_ratings_csv(tmp_path):
         read_ratings_csv(tmp_path / "missing.csv")
 
 
-def test_split_is_stratified_by_rating(tmp_path):
+def test_a_split_of_photos_from_distinct_scenes_is_stratified_by_rating(tmp_path):
     samples = samples_from_ratings([Rated(tmp_path / f"{i}.jpg", 1 + i % 4) for i in range(40)])
-    train, test = stratified_split(samples, 0.25, seed=0)
+    scenes = list(range(40))
+    train, test = scene_split(samples, scenes, 0.25, seed=0)
     assert sorted(train + test) == list(range(40)) and len(test) == 8  # 2 of each value (round(2.5) = 2)
     assert {round(samples[i].score * 4) for i in test} == {0, 1, 2, 3}
-    assert stratified_split(samples, 0.25, seed=0) == (train, test)
+    assert scene_split(samples, scenes, 0.25, seed=0) == (train, test)
 
 
 def test_finetune_raises_held_out_srcc_and_writes_a_child_profile(rated, tmp_path):
