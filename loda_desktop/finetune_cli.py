@@ -43,9 +43,9 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         samples_from_ratings,
     )
 
-    from .engine import model_search_dirs, resolve_model
+    from .engine import EngineError, check_model, model_search_dirs, resolve_model
     from .paths import models_dir
-    from .ratings import ratings_from_catalog
+    from .ratings import capture_times, ratings_from_catalog
     from .settings import load_settings, save_settings
 
     name = check_name(args.out)
@@ -98,6 +98,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
             on_progress=progress,
             overwrite=args.overwrite,
             extra_trained_on=source,
+            capture_times=capture_times([s.path for s in samples]),
         )
     except FinetuneCancelled:
         return 130
@@ -108,6 +109,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         f"(best epoch {result.best_epoch} of {result.epochs_run}; "
         f"{result.n_train} trained on, {result.n_test} held out)"
     )
+    try:  # loaded back by name and one photo scored, as `loda score --model NAME` and the window will
+        check_model(dataclasses.replace(settings, model=name), samples[0].path)
+    except EngineError as exc:
+        raise EngineError(f"{result.path} was written but cannot be used: {exc}") from None
     print(f"Wrote {result.path}; score with: loda score --model {name}", file=sys.stderr)
     if not result.improved:
         print("warning: the fine-tuned model does not rank the held-out photos better than its base", file=sys.stderr)

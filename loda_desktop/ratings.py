@@ -16,7 +16,7 @@ from .catalog import Catalog, path_key
 from .scan import ScanError, scan_many
 from .xmp import read_sidecar_rating
 
-__all__ = ["ratings_from_catalog"]
+__all__ = ["capture_times", "ratings_from_catalog"]
 
 
 def ratings_from_catalog(
@@ -49,4 +49,32 @@ def ratings_from_catalog(
             stars, flag = read_sidecar_rating(path) or (0, None)
         if (stars or flag) and Path(path).is_file():
             out.append(Rated(Path(path), stars, flag))
+    return out
+
+
+def capture_times(paths: Iterable[str | Path], *, catalog_path: Path | None = None) -> dict[Path, float]:
+    """Capture time of each photo in seconds (for keeping a burst on one side of fine-tuning's held-out split):
+    the catalog's, else the photo's EXIF; photos with neither are left out.
+
+    Times without a UTC offset are read as UTC: only differences between photos of one shoot matter here.
+    """
+    from datetime import datetime, timezone
+
+    from .exif import read_exif
+
+    paths = [Path(p) for p in paths]
+    with Catalog(catalog_path) as catalog:
+        stored = {path_key(photo.path): photo.capture_time for photo, _ in catalog.rows(paths, None)}
+    out: dict[Path, float] = {}
+    for path in paths:
+        iso = stored.get(path_key(path)) or read_exif(path).capture_time
+        if not iso:
+            continue
+        try:
+            when = datetime.fromisoformat(iso)
+        except ValueError:
+            continue
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        out[path] = when.timestamp()
     return out

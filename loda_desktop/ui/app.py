@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -68,6 +69,9 @@ def _run(app: QApplication, window) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    # The window never goes online: a model whose weights are not on this machine fails at once with a message
+    # naming the missing file, instead of hub retries (`loda models` and the command line can still download).
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "loda-desktop"])
     app.setApplicationName("LoDa Desktop")

@@ -2,16 +2,24 @@
 
     ratings of the open folders (catalog) ──minimums?──> Start ──FinetuneWorker (own QThread)──> progress, plot
         └─ unmet: the dialog says what is missing               Cancel ──> nothing written
-                                                                 done ──> before/after SRCC ──> Accept | Discard
+                                                                 written ──> loaded back by name and one photo
+                                                                 scored, as the window would (check_model)
+                                                                   ├─ ok ──> before/after SRCC ──> Accept | Discard
+                                                                   └─ fails ──> why ──> Discard
 
-The worker runs :func:`trainer.finetune.finetune` (the same code as ``loda finetune``) and emits plain data
-(:class:`~trainer.finetune.FinetuneProgress`, :class:`~trainer.finetune.FinetuneResult`, error text). The new
-profile is written to the models folder when training ends; Discard moves it to the trash, Accept emits
-:attr:`FinetuneDialog.model_accepted` with its name (the window makes it the active model and re-scores).
+The dialog is not modal: "Run in Background" (or closing it) hides it while training goes on, the photographer
+keeps culling, and :attr:`FinetuneDialog.status_changed` feeds the window's status bar (progress, ETA; a click
+brings the dialog, its live plot and Cancel back). The worker runs :func:`trainer.finetune.finetune` (the same
+code as ``loda finetune``) and emits plain data (:class:`~trainer.finetune.FinetuneProgress`,
+:class:`~trainer.finetune.FinetuneResult`, error text). Accept is offered only once the written profile has been
+loaded back from disk and has scored a photo through :func:`loda_desktop.engine.check_model`, the code path the
+window's scoring thread uses; then Accept emits :attr:`FinetuneDialog.model_accepted` with its name (the window
+makes it the active model and re-scores). Discard moves the profile to the trash.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import threading
@@ -32,6 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from loda_desktop.settings import Settings
 from trainer.finetune import (
     FinetuneCancelled,
     FinetuneConfig,
@@ -127,16 +136,30 @@ class LivePlot(QWidget):
 
 
 class FinetuneWorker(QObject):
-    """Runs one fine-tune in its thread; emits plain data. :meth:`cancel` may be called from any thread."""
+    """Runs one fine-tune in its thread, then loads the written profile back and scores a photo with it; emits
+    plain data. :meth:`cancel` may be called from any thread."""
 
     progress = Signal(object)  # FinetuneProgress
-    finished = Signal(object)  # FinetuneResult
+    checking = Signal()  # training is over; the written profile is being loaded back and tried
+    finished = Signal(object)  # FinetuneResult of a profile that loaded and scored
+    unusable = Signal(object, str)  # FinetuneResult, why the written profile cannot be used
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, base: str, samples: list, out: Path, name: str, cfg: FinetuneConfig, source: dict) -> None:
+    def __init__(
+        self,
+        base: str,
+        samples: list,
+        out: Path,
+        name: str,
+        cfg: FinetuneConfig,
+        source: dict,
+        settings: Settings,
+        catalog_path: Path | None = None,
+    ) -> None:
         super().__init__()
         self.base, self.samples, self.out, self.name, self.cfg, self.source = base, samples, out, name, cfg, source
+        self.settings, self.catalog_path = settings, catalog_path
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
@@ -144,16 +167,16 @@ class FinetuneWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from model.errors import BackboneWeightsError
-        from model.profiles import ProfileError
-        from trainer.errors import USER_ERRORS
+        from loda_desktop.errors import USER_ERRORS
 
-        from ..engine import EngineError, model_search_dirs, resolve_model
+        from ..engine import EngineError, check_model, model_search_dirs, resolve_model
+        from ..ratings import capture_times
 
         workers.lower_thread_priority()
         try:
             from trainer.finetune import finetune
 
+            times = capture_times([s.path for s in self.samples], catalog_path=self.catalog_path)
             result = finetune(
                 resolve_model(self.base),
                 self.samples,
@@ -164,28 +187,40 @@ class FinetuneWorker(QObject):
                 on_progress=self.progress.emit,
                 cancel=self._cancel.is_set,
                 extra_trained_on=self.source,
+                capture_times=times,
             )
         except FinetuneCancelled:
             self.cancelled.emit()
-        except (ProfileError, BackboneWeightsError, EngineError, *USER_ERRORS) as exc:
+            return
+        except USER_ERRORS as exc:
             self.failed.emit(str(exc))
+            return
         except Exception as exc:  # a bug: still end the dialog's wait, with the reason
             self.failed.emit(f"{type(exc).__name__}: {exc}")
-        else:
-            self.finished.emit(result)
+            return
+        self.checking.emit()
+        try:
+            check_model(dataclasses.replace(self.settings, model=result.name), self.samples[0].path)
+        except EngineError as exc:
+            self.unusable.emit(result, str(exc))
+            return
+        self.finished.emit(result)
 
 
 class FinetuneDialog(QDialog):
     """See the module docstring. ``rated``: the ratings to train on (default: the catalog's, for the photos under
-    ``roots``). ``config`` overrides the small-data defaults (tests use tiny settings)."""
+    ``roots``). ``settings``: the window's (backend, device, crops) for the check of the new profile.
+    ``config`` overrides the small-data defaults (tests use tiny settings)."""
 
     model_accepted = Signal(str)  # the new profile's name, after Accept
+    status_changed = Signal(str)  # one line for the window's status bar; "" when there is nothing to show
 
     def __init__(
         self,
         roots: list[str],
         base: str,
         *,
+        settings: Settings | None = None,
         catalog_path: Path | None = None,
         rated: list[Rated] | None = None,
         config: FinetuneConfig | None = None,
@@ -195,8 +230,15 @@ class FinetuneDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("finetuneDialog")
         self.setWindowTitle("Fine-tune on My Ratings")
+        self.setModal(False)
         self.roots = list(roots)
         self.base = base
+        if settings is None:
+            from loda_desktop.settings import load_settings
+
+            settings = load_settings()
+        self.settings = settings
+        self.catalog_path = catalog_path
         self.cfg = config or FinetuneConfig()
         self.mapping = mapping or RatingMap()
         self.result_info: FinetuneResult | None = None
@@ -224,14 +266,25 @@ class FinetuneDialog(QDialog):
         self.outcome.setWordWrap(True)
         self.start_button = QPushButton("Start", self)
         self.cancel_button = QPushButton("Cancel", self)
+        self.hide_button = QPushButton("Run in Background", self)
+        self.hide_button.setToolTip("Keep culling while it trains; the status bar shows the progress")
         self.accept_button = QPushButton("Accept", self)
         self.discard_button = QPushButton("Discard", self)
         self.close_button = QPushButton("Close", self)
         buttons = QDialogButtonBox(self)
-        for b in (self.start_button, self.cancel_button, self.accept_button, self.discard_button, self.close_button):
+        for b in (
+            self.start_button,
+            self.cancel_button,
+            self.hide_button,
+            self.accept_button,
+            self.discard_button,
+            self.close_button,
+        ):
+            b.setAutoDefault(False)
             buttons.addButton(b, QDialogButtonBox.ButtonRole.ActionRole)
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
+        self.hide_button.clicked.connect(self.hide)
         self.accept_button.clicked.connect(self.accept_model)
         self.discard_button.clicked.connect(self.discard)
         self.close_button.clicked.connect(self.reject)
@@ -248,12 +301,15 @@ class FinetuneDialog(QDialog):
         layout.addWidget(buttons)
 
         counts = ", ".join(f"{k}★ {v}" for k, v in rating_counts(self.samples).items())
+        base_name = _display_name(base)
         if self.unmet:
             self.info.setText(self.unmet)
         else:
             self.info.setText(
-                f"Teach {base} your taste from {len(self.samples)} rated photos ({counts}). A quarter is held out "
-                "to measure how well the model ranks photos it did not train on, before and after."
+                f"Teach {base_name} your taste from {len(self.samples)} rated photos ({counts}). About a quarter is"
+                " held out, whole scenes at a time (frames shot seconds apart or looking alike stay together), to"
+                " measure how well the model ranks photos it did not train on, before and after. Training runs in the"
+                " background: you can keep culling."
             )
         self._set_state("unmet" if self.unmet else "ready")
 
@@ -262,11 +318,18 @@ class FinetuneDialog(QDialog):
         self.state = state
         self.start_button.setVisible(state in ("ready", "unmet", "failed", "cancelled"))
         self.start_button.setEnabled(state in ("ready", "failed", "cancelled"))
-        self.cancel_button.setVisible(state == "running")
+        self.cancel_button.setVisible(state in ("running", "checking"))
+        self.cancel_button.setEnabled(state == "running")
+        self.hide_button.setVisible(state in ("running", "checking"))
         self.accept_button.setVisible(state == "done")
-        self.discard_button.setVisible(state == "done")
-        self.close_button.setVisible(state != "running" and state != "done")
+        self.discard_button.setVisible(state in ("done", "unusable"))
+        self.close_button.setVisible(state not in ("running", "checking", "done", "unusable"))
         self.name_edit.setEnabled(state in ("ready", "failed", "cancelled"))
+
+    @property
+    def busy(self) -> bool:
+        """Training or checking: closing the dialog only hides it."""
+        return self.state in ("running", "checking")
 
     # -- actions ------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -292,18 +355,23 @@ class FinetuneDialog(QDialog):
         self.thread.setObjectName("loda-finetune")
         workers._THREADS.add(self.thread)
         source = {"source": "catalog", "folders": list(self.roots)}
-        self.worker = FinetuneWorker(self.base, list(self.samples), out, name, self.cfg, source)
+        self.worker = FinetuneWorker(
+            self.base, list(self.samples), out, name, self.cfg, source, self.settings, self.catalog_path
+        )
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.progress.connect(self._on_progress)
+        self.worker.checking.connect(self._on_checking)
         self.worker.finished.connect(self._on_finished)
+        self.worker.unusable.connect(self._on_unusable)
         self.worker.failed.connect(self._on_failed)
         self.worker.cancelled.connect(self._on_cancelled)
-        for signal in (self.worker.finished, self.worker.failed, self.worker.cancelled):
+        for signal in (self.worker.finished, self.worker.unusable, self.worker.failed, self.worker.cancelled):
             signal.connect(self.thread.quit)
         self._started = time.perf_counter()
         self.eta.setText("Loading the model…")
         self._set_state("running")
+        self.status_changed.emit("Fine-tuning: loading the model…")
         self.thread.start()
 
     def cancel(self) -> None:
@@ -311,6 +379,7 @@ class FinetuneDialog(QDialog):
             self.worker.cancel()
             self.eta.setText("Cancelling…")
             self.cancel_button.setEnabled(False)
+            self.status_changed.emit("Fine-tuning: cancelling…")
 
     def _stop_thread(self) -> None:
         if self.thread is not None:
@@ -324,7 +393,13 @@ class FinetuneDialog(QDialog):
             self.thread = None
             self.worker = None
 
+    def shutdown(self) -> None:
+        """Stop training (nothing is written) and wait for the thread: the window is closing."""
+        self._stop_thread()
+
     def _on_progress(self, p: FinetuneProgress) -> None:
+        if self.state != "running":
+            return
         self.progress_bar.setRange(0, max(1, p.steps))
         self.progress_bar.setValue(p.step)
         self.plot.add(p)
@@ -335,22 +410,60 @@ class FinetuneDialog(QDialog):
         if p.eta_s is not None:
             text += f" · about {format_duration(p.eta_s)} left"
         self.eta.setText(text)
+        status = f"Fine-tuning {round(100 * p.step / max(1, p.steps))} %"
+        if p.eta_s is not None:
+            status += f" · {format_duration(p.eta_s)} left"
+        self.status_changed.emit(status)
+
+    def _on_checking(self) -> None:
+        self._set_state("checking")
+        self.progress_bar.setValue(self.progress_bar.maximum())
+        self.eta.setText("Loading the new model back and scoring a photo with it…")
+        self.status_changed.emit("Fine-tuning: checking the new model…")
+
+    def _fit(self) -> None:
+        """Grow to show the outcome's lines below the plot (a label's new text does not resize a shown dialog)."""
+        self.resize(self.width(), max(self.height(), self.sizeHint().height()))
+
+    def _elapsed(self) -> str:
+        return f"Done in {format_duration(time.perf_counter() - self._started)}."
+
+    def _srcc_line(self, result: FinetuneResult) -> str:
+        return (
+            f"Held-out SRCC {result.srcc_before:.3f} → {result.srcc_after:.3f} on {result.n_test} photos the model"
+            " did not train on."
+        )
 
     def _on_finished(self, result: FinetuneResult) -> None:
         self.result_info = result
         self._stop_thread()
         self.progress_bar.setValue(self.progress_bar.maximum())
-        self.eta.setText(f"Done in {format_duration(time.perf_counter() - self._started)}.")
+        self.eta.setText(self._elapsed())
         verdict = (
             "It ranks your held-out photos better than the current model."
             if result.improved
             else "It does NOT rank your held-out photos better than the current model: consider discarding it."
         )
         self.outcome.setText(
-            f"Held-out SRCC {result.srcc_before:.3f} → {result.srcc_after:.3f} ({result.n_test} photos). {verdict}\n"
+            f"{self._srcc_line(result)} {verdict}\n"
             f"Accept to make '{result.name}' the active model and re-score; Discard to delete it."
         )
         self._set_state("done")
+        self._fit()
+        self.status_changed.emit("Fine-tuned model ready: review…")
+
+    def _on_unusable(self, result: FinetuneResult, message: str) -> None:
+        self.result_info = result
+        self.error = message
+        self._stop_thread()
+        self.eta.setText(self._elapsed())
+        self.outcome.setText(
+            f"{self._srcc_line(result)}\nBut the saved model could not be loaded back and used, so it cannot be"
+            f" accepted: {message}\nDiscard deletes it."
+        )
+        self._set_state("unusable")
+        self._fit()
+        self.status_changed.emit("Fine-tuned model cannot be used: review…")
 
     def _on_failed(self, message: str) -> None:
         self.error = message
@@ -358,17 +471,21 @@ class FinetuneDialog(QDialog):
         self.eta.setText("")
         self.outcome.setText(f"Fine-tuning failed: {message}")
         self._set_state("failed")
+        self._fit()
+        self.status_changed.emit("Fine-tuning failed: details…")
 
     def _on_cancelled(self) -> None:
         self._stop_thread()
         self.eta.setText("Cancelled; nothing was saved.")
         self.cancel_button.setEnabled(True)
         self._set_state("cancelled")
+        self.status_changed.emit("")
 
     def accept_model(self) -> None:
-        if self.result_info is None:
+        if self.result_info is None or self.state != "done":
             return
         self.model_accepted.emit(self.result_info.name)
+        self.status_changed.emit("")
         self.accept()
 
     def discard(self) -> None:
@@ -377,11 +494,28 @@ class FinetuneDialog(QDialog):
 
             send2trash(str(self.result_info.path))
         self.result_info = None
+        self.status_changed.emit("")
+        self._set_state("discarded")
         self.reject()
 
-    def done(self, code: int) -> None:  # every way of closing: stop the worker first
-        if self.state == "done" and code != QDialog.DialogCode.Accepted and self.result_info is not None:
+    def done(self, code: int) -> None:  # every way of closing
+        if self.busy:  # training goes on in the background; the status bar brings the dialog back
+            self.hide()
+            return
+        if self.state in ("done", "unusable") and code != QDialog.DialogCode.Accepted and self.result_info is not None:
             self.discard()
             return
         self._stop_thread()
+        if self.state in ("failed", "cancelled", "ready", "unmet"):
+            self.status_changed.emit("")
         super().done(code)
+
+
+def _display_name(model: str) -> str:
+    """The name of the profile a model setting stands for ("default" → "loda-default"), for the dialog's text."""
+    from ..engine import resolve_model
+
+    try:
+        return resolve_model(model).name
+    except Exception:  # an unusable setting: training will say why; the text just shows the setting
+        return model

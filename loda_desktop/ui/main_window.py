@@ -30,11 +30,11 @@ writes; the UI thread never decodes an image or runs the network). Moves and tra
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,8 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
+    QFrame,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -61,6 +63,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QPushButton,
     QSlider,
     QStackedWidget,
     QStyle,
@@ -71,13 +74,14 @@ from PySide6.QtWidgets import (
 )
 
 from loda_desktop.catalog import Catalog, path_key
-from loda_desktop.engine import ScoreSummary
+from loda_desktop.culling import Culling, UndoResult
+from loda_desktop.engine import DEFAULT_MODEL, ScoreSummary
 from loda_desktop.exif import ExifInfo
 from loda_desktop.export import ExportRow, rank_rows, write_csv
 from loda_desktop.fileops import ActionResult, FileActions
 from loda_desktop.paths import cache_dir, config_dir
 from loda_desktop.scan import REJECT_DIR, is_supported
-from loda_desktop.settings import Settings, load_settings
+from loda_desktop.settings import Settings, load_settings, save_settings
 from loda_desktop.thumbnails import ThumbnailCache
 
 from .delegates import TEXT_HEIGHT, GridDelegate
@@ -110,16 +114,6 @@ def _load_settings_reporting() -> tuple[Settings, list[str]]:
         return load_settings(), problems
     finally:
         settings_log.removeHandler(handler)
-
-
-@dataclass
-class UndoEntry:
-    """One undoable step of this session: a field change (values before it) or a journaled file action."""
-
-    description: str
-    field: str | None = None
-    before: dict[str, Any] | None = None
-    action_id: int | None = None
 
 
 class MainWindow(QMainWindow):
@@ -158,11 +152,13 @@ class MainWindow(QMainWindow):
         self.prefs = QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
         self.engine_info: EngineInfo | None = None
         self.engine_error: str | None = None
+        self.model_notice: str | None = None  # the saved model failed last time: the default is used instead
+        self.finetune_dialog = None  # the fine-tune in progress or waiting for review (FinetuneDialog)
         self.roots: list[str] = []
         self.generation = 0
         self.progress: Progress | None = None
         self.summary: ScoreSummary | None = None
-        self.undo_stack: list[UndoEntry] = []
+        self.culling = Culling(self.catalog, self.file_actions)  # ratings, flags, labels and the undo history
         self._score_range: tuple[float, float] | None = None
         self._restore_current: str | None = None
         self._progress_shown: bool | None = None
@@ -182,6 +178,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_prefs()
         self.grid_delegate.warm_up(self.grid.palette(), self.grid.font())
+        self._fall_back_from_failed_model()
+        self._update_banner()
         self.scoring.configure(self.settings)
         for recovered in self.file_actions.recovered:
             self.statusBar().showMessage(recovered.message, 15000)
@@ -243,11 +241,21 @@ class MainWindow(QMainWindow):
         for widget in (self.grid, self.table, self.loupe):
             self.views.addWidget(widget)
 
+        self.banner_bar = QFrame()
+        self.banner_bar.setObjectName("bannerBar")
         self.banner = QLabel()
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)
         self.banner.setTextFormat(Qt.TextFormat.PlainText)
-        self.banner.hide()
+        self.banner_button = QPushButton()
+        self.banner_button.setObjectName("bannerButton")
+        self.banner_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.banner_button.clicked.connect(self._on_banner_button)
+        banner_layout = QHBoxLayout(self.banner_bar)
+        banner_layout.setContentsMargins(0, 0, 8, 0)
+        banner_layout.addWidget(self.banner, 1)
+        banner_layout.addWidget(self.banner_button)
+        self.banner_bar.hide()
 
         self.empty_hint = QLabel(
             "Drop a folder of photos here, or use File ▸ Open Folder… (Ctrl+O).\n"
@@ -261,7 +269,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.banner)
+        layout.addWidget(self.banner_bar)
         layout.addWidget(self.empty_hint, 1)
         layout.addWidget(self.views, 1)
         self.views.hide()
@@ -479,6 +487,13 @@ class MainWindow(QMainWindow):
         self.cancel_button.setText("Cancel")
         self.model_label = QLabel()
         self.model_label.setObjectName("modelLabel")
+        self.finetune_button = QToolButton()
+        self.finetune_button.setObjectName("finetuneButton")
+        self.finetune_button.setAutoRaise(True)
+        self.finetune_button.setToolTip("Show the fine-tuning: progress, live plot, Cancel, Accept or Discard")
+        self.finetune_button.clicked.connect(lambda: self.show_finetune())
+        self.finetune_button.hide()
+        status.addPermanentWidget(self.finetune_button)
         for widget in (self.progress_label, self.progress_bar, self.pause_button, self.cancel_button):
             status.addPermanentWidget(widget)
         status.addPermanentWidget(self.count_label)
@@ -609,29 +624,83 @@ class MainWindow(QMainWindow):
         if self.engine_info is not None:
             info = self.engine_info
             self.model_label.setText(f"Model: {info.model_name} · {info.settings.crops} crops · {description}")
+            if self.prefs.value("model/failed", "") == info.settings.model:  # it loads again: forget the failure
+                self.prefs.remove("model/failed")
+                self.prefs.remove("model/failed_reason")
         self.model_loaded.emit(description)
 
     def _on_engine_failed(self, message: str) -> None:
         self.engine_info, self.engine_error = None, message
         self.model_label.setText("Model: not loaded")
+        if self.settings.model != DEFAULT_MODEL:  # the next launch starts with the default model instead
+            self.prefs.setValue("model/failed", self.settings.model)
+            self.prefs.setValue("model/failed_reason", message)
+            self.prefs.sync()
         self._update_banner()
         self.engine_failed.emit(message)
 
-    def _update_banner(self) -> None:
-        if self.engine_error:
-            self.banner.setText(f"⚠  The model cannot be used: {self.engine_error}  (Scoring ▸ Settings…)")
-            self.banner.setProperty("level", "error")
-        elif self.engine_info is not None and self.engine_info.notice:
-            self.banner.setText(f"⚠  {self.engine_info.notice}")
-            self.banner.setProperty("level", "warning")
-        else:
-            self.banner.hide()
+    def _fall_back_from_failed_model(self) -> None:
+        """A saved model that failed to load last time is not tried again silently: the default model is used
+        (and saved as the setting), and the banner says so."""
+        failed = str(self.prefs.value("model/failed", "") or "")
+        if not failed or failed != self.settings.model or failed == DEFAULT_MODEL:
             return
-        self.banner.setStyleSheet(
-            "QLabel#banner { padding: 7px 12px; font-weight: 600; color: #1b1b1b; background: %s; }"
-            % ("#f2a33a" if self.banner.property("level") == "warning" else "#ff8080")
+        reason = str(self.prefs.value("model/failed_reason", "") or "it could not be loaded")
+        self.model_notice = (
+            f"The model '{failed}' could not be loaded last time ({reason}), so the default model is used."
+            " Choose it again in Settings ▸ Model once it is fixed."
         )
-        self.banner.show()
+        self.settings = dataclasses.replace(self.settings, model=DEFAULT_MODEL)
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            log.warning("cannot save the settings: %s", exc)
+        self.prefs.remove("model/failed")
+        self.prefs.remove("model/failed_reason")
+
+    def use_default_model(self) -> None:
+        """Switch to the default model (the banner's button after a model failed) and re-score."""
+        self.model_notice = None
+        settings = dataclasses.replace(self.settings, model=DEFAULT_MODEL)
+        try:
+            save_settings(settings)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Could not save the settings: {exc}", 15000)
+        self.prefs.remove("model/failed")
+        self.prefs.remove("model/failed_reason")
+        self.apply_settings(settings)
+
+    def _on_banner_button(self) -> None:
+        if self.engine_error and self.settings.model != DEFAULT_MODEL:
+            self.use_default_model()
+        else:  # the note about a fallback: read, dismissed
+            self.model_notice = None
+            self._update_banner()
+
+    def _update_banner(self) -> None:
+        button = None
+        if self.engine_error:
+            text = f"⚠  The model cannot be used: {self.engine_error}"
+            if self.settings.model != DEFAULT_MODEL:
+                button = "Use the Default Model"
+            text += "  Your photos, ratings, flags and labels are not affected; they just have no new scores."
+            level = "error"
+        elif self.model_notice:
+            text, level, button = f"⚠  {self.model_notice}", "warning", "Dismiss"
+        elif self.engine_info is not None and self.engine_info.notice:
+            text, level = f"⚠  {self.engine_info.notice}", "warning"
+        else:
+            self.banner_bar.hide()
+            return
+        self.banner.setText(text)
+        self.banner.setProperty("level", level)
+        self.banner_button.setVisible(button is not None)
+        self.banner_button.setText(button or "")
+        self.banner_bar.setStyleSheet(
+            "QFrame#bannerBar { background: %s; } QLabel#banner { padding: 7px 12px; font-weight: 600;"
+            " color: #1b1b1b; }" % ("#f2a33a" if level == "warning" else "#ff8080")
+        )
+        self.banner_bar.show()
 
     def _on_scanned(self, generation: int, count: int, problems: list[tuple[str, str]]) -> None:
         if generation != self.generation or self._closed:
@@ -699,6 +768,8 @@ class MainWindow(QMainWindow):
         self.summary = summary
         self._show_progress_widgets(False)
         self.toggle_pause(False)
+        if summary.unscored_reason:
+            self._update_banner()
         self.statusBar().showMessage(summary.describe() if summary.total else "No photos to score.", 30000)
         self._update_counts()
         self.scoring_finished.emit(summary)
@@ -926,17 +997,18 @@ class MainWindow(QMainWindow):
 
     # -- culling ----------------------------------------------------------------------------------------------
     def rate(self, rating: int) -> None:
-        self._change("rating", rating, f"rating {stars(rating) or 'cleared'}")
+        self._change("rating", rating)
 
     def set_flag(self, flag: str | None) -> None:
-        self._change("flag", flag, {"pick": "pick", "reject": "reject", None: "unflag"}[flag], advance=True)
+        self._change("flag", flag, advance=True)
 
     def toggle_label(self, colour: str) -> None:
-        targets = self.selected_items()
-        same = bool(targets) and all(it.label == colour for it in targets)
-        self._change("label", None if same else colour, f"label {colour}" if not same else "label cleared")
+        """The label keys: set ``colour`` on the selection, or clear it where every photo has it already."""
+        self._change("label", colour)
 
-    def _change(self, field: str, value: Any, description: str, *, advance: bool = False) -> None:
+    def _change(self, field: str, value: Any, *, advance: bool = False) -> None:
+        """Change ``field`` of the selected photos through :class:`Culling` (which journals it for undo, also
+        across restarts), show it in the views and keep the current photo where the photographer expects it."""
         targets = self.selected_items()
         if not targets:
             return
@@ -947,15 +1019,15 @@ class MainWindow(QMainWindow):
             if row >= 0:
                 neighbour = QPersistentModelIndex(self.proxy.mapToSource(self.proxy.index(row, 0)))
         current_source = QPersistentModelIndex(self.proxy.mapToSource(current)) if current.isValid() else None
-        paths = [it.path for it in targets]
-        before = {it.path: getattr(it, field) for it in targets}
-        if not self._write_field(field, {p: value for p in paths}):
+        setter = {"rating": self.culling.set_rating, "flag": self.culling.set_flag, "label": self.culling.toggle_label}
+        try:
+            edit = setter[field]([it.path for it in targets], value)
+        except (sqlite3.Error, ValueError) as exc:
+            self.statusBar().showMessage(f"Could not save the {field}: {exc}", 15000)
             return
-        changed = self.model.set_fields(field, {p: value for p in paths})
-        if changed:
-            self.undo_stack.append(
-                UndoEntry(f"{description} ({len(changed)} photo{'s' * (len(changed) != 1)})", field, before)
-            )
+        if edit is not None:
+            self.model.set_fields(field, {path: after for path, (_, after) in edit.changes.items()})
+            self._update_undo_text()
         still_visible = current_source is not None and self.proxy.mapFromSource(current_source).isValid()
         move = advance and self.auto_advance_action.isChecked() and len(targets) == 1
         if (move or not still_visible) and neighbour is not None and neighbour.isValid():
@@ -963,20 +1035,6 @@ class MainWindow(QMainWindow):
         elif still_visible and len(targets) == 1:
             self._set_current_source(current_source.row())
         self._refresh_loupe()
-
-    def _write_field(self, field: str, values: dict[str, Any]) -> bool:
-        """Write per-path values of ``rating``/``flag``/``label`` to the catalog (grouped by value)."""
-        setter = {"rating": self.catalog.set_rating, "flag": self.catalog.set_flag, "label": self.catalog.set_label}
-        groups: dict[Any, list[str]] = {}
-        for path, value in values.items():
-            groups.setdefault(value, []).append(path)
-        try:
-            for value, paths in groups.items():
-                setter[field](paths, value)
-        except (sqlite3.Error, ValueError) as exc:
-            self.statusBar().showMessage(f"Could not save the {field}: {exc}", 15000)
-            return False
-        return True
 
     def _refresh_loupe(self) -> None:
         if self.view_mode == "loupe":
@@ -1017,7 +1075,7 @@ class MainWindow(QMainWindow):
             QGuiApplication.restoreOverrideCursor()
         self.model.remove_paths(str(src) for src, _ in result.succeeded)
         if result.action_id is not None and result.succeeded:
-            self.undo_stack.append(UndoEntry(result.message, action_id=result.action_id))
+            self._update_undo_text()  # the journal entry is now the newest step of the undo history
         message = result.message
         if waiting:
             message += f" {len(waiting)} still being scored stayed."
@@ -1026,26 +1084,35 @@ class MainWindow(QMainWindow):
             self._show_problems("Some photos could not be moved", result.failed)
         return result
 
-    def undo(self) -> ActionResult | None:
-        """Undo the last change of this session; with none, the last file action in the journal."""
-        if self.undo_stack:
-            entry = self.undo_stack.pop()
-            if entry.field is not None and entry.before is not None:
-                if self._write_field(entry.field, entry.before):
-                    self.model.set_fields(entry.field, entry.before)
-                    self._refresh_loupe()
-                    self.statusBar().showMessage(f"Undid {entry.description}.", 8000)
-                else:
-                    self.undo_stack.append(entry)
-                return None
-            result = self.file_actions.undo(entry.action_id)
-        else:
-            result = self.file_actions.undo_last()
-        restored = [str(to) for _, to in result.succeeded if to is not None and is_supported(to)]
-        self._add_restored(restored)
-        self.statusBar().showMessage(result.message, 30000)
-        if result.failed:
-            self._show_problems("Some files could not be restored", result.failed)
+    def undo(self) -> UndoResult | None:
+        """Undo the newest step of the one history kept in the catalog (:mod:`loda_desktop.culling`): a rating,
+        flag or label change or a move / trash, whichever came last, also from before a restart. The history is
+        global, so the step may concern photos this window does not show; the status bar then says so."""
+        try:
+            result = self.culling.undo()
+        except sqlite3.Error as exc:
+            self.statusBar().showMessage(f"Could not undo: {exc}", 15000)
+            return None
+        self._update_undo_text()
+        if result.files is not None:
+            files = result.files
+            restored = [str(to) for _, to in files.succeeded if to is not None and is_supported(to)]
+            self._add_restored(restored)
+            self.statusBar().showMessage(files.message, 30000)
+            if files.failed:
+                self._show_problems("Some files could not be restored", files.failed)
+            return result
+        message = result.message
+        if result.field is not None:
+            # kept: values changed outside this history; the views show what the catalog now holds
+            self.model.set_fields(result.field, {**result.restored, **result.kept})
+            elsewhere = sum(1 for path in result.restored if self.model.row_of(path) is None)
+            if elsewhere and elsewhere == len(result.restored):
+                message += " Not open in this window."
+            elif elsewhere:
+                message += f" {elsewhere} of them {'is' if elsewhere == 1 else 'are'} not open in this window."
+            self._refresh_loupe()
+        self.statusBar().showMessage(message, 8000)
         return result
 
     def _add_restored(self, paths: list[str]) -> None:
@@ -1066,14 +1133,15 @@ class MainWindow(QMainWindow):
         return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in self.roots)
 
     def _update_undo_text(self) -> None:
-        if self.undo_stack:
-            self.undo_action.setText(f"&Undo {self.undo_stack[-1].description}")
-            self.undo_action.setEnabled(True)
-            return
-        last = self.file_actions.history(limit=5)
-        undoable = next((h for h in last if h.state == "done"), None)
-        self.undo_action.setText(f"&Undo {undoable.description}" if undoable else "&Undo")
-        self.undo_action.setEnabled(undoable is not None)
+        """Edit ▸ Undo names the step Ctrl+Z would undo; refreshed after each change, so the shortcut is never
+        left disabled by a menu opened when there was nothing to undo."""
+        try:
+            description = self.culling.next_undo()
+        except sqlite3.Error as exc:
+            log.warning("cannot read the undo history: %s", exc)
+            description = None
+        self.undo_action.setText(f"&Undo {description}" if description else "&Undo")
+        self.undo_action.setEnabled(description is not None)
 
     def _show_problems(self, title: str, problems: list[tuple[Path, str]]) -> None:
         lines = [f"{Path(p).name}: {reason}" for p, reason in problems[:20]]
@@ -1148,24 +1216,46 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def show_finetune(self, *, config=None):
-        """Open the Fine-tune dialog on the open folders' ratings; Accept makes the new profile the active model
-        and re-scores. ``config`` (a :class:`trainer.finetune.FinetuneConfig`) overrides the defaults."""
+        """Show the Fine-tune dialog: the one running or waiting for review, else a new one on the open folders'
+        ratings. It is not modal: culling goes on while it trains, and the status bar shows its progress (a
+        click brings it back). Accept makes the new profile the active model and re-scores. ``config`` (a
+        :class:`trainer.finetune.FinetuneConfig`) overrides the defaults of a new dialog."""
         from trainer.finetune import Rated
 
         from .finetune_dialog import FinetuneDialog
 
-        rated = [Rated(Path(it.path), it.rating, it.flag) for it in self.model.items if it.rating or it.flag]
-        dialog = FinetuneDialog(self.roots, self.settings.model, rated=rated, config=config, parent=self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.model_accepted.connect(self._use_finetuned)
-        dialog.open()
+        dialog = self.finetune_dialog
+        if dialog is None:
+            rated = [Rated(Path(it.path), it.rating, it.flag) for it in self.model.items if it.rating or it.flag]
+            dialog = FinetuneDialog(
+                self.roots,
+                self.settings.model,
+                settings=self.settings,
+                catalog_path=self.catalog_path,
+                rated=rated,
+                config=config,
+                parent=self,
+            )
+            dialog.model_accepted.connect(self._use_finetuned)
+            dialog.status_changed.connect(self._on_finetune_status)
+            dialog.finished.connect(self._on_finetune_closed)
+            self.finetune_dialog = dialog
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
         return dialog
 
+    def _on_finetune_status(self, text: str) -> None:
+        self.finetune_button.setText(text)
+        self.finetune_button.setVisible(bool(text))
+
+    def _on_finetune_closed(self, _code: int) -> None:
+        dialog, self.finetune_dialog = self.finetune_dialog, None
+        self.finetune_button.hide()
+        if dialog is not None:
+            dialog.deleteLater()
+
     def _use_finetuned(self, name: str) -> None:
-        import dataclasses
-
-        from loda_desktop.settings import save_settings
-
         settings = dataclasses.replace(self.settings, model=name)
         save_settings(settings)
         self.apply_settings(settings)
@@ -1222,6 +1312,8 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self._counts_timer.stop()
+        if self.finetune_dialog is not None:
+            self.finetune_dialog.shutdown()
         self.scoring.shutdown()
         self.thumbnails.shutdown()
         self.metadata.shutdown()

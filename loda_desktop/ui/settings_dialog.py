@@ -13,6 +13,7 @@ import logging
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -33,24 +34,38 @@ log = logging.getLogger(__name__)
 __all__ = ["SettingsDialog", "model_choices"]
 
 
-def model_choices() -> list[tuple[str, str]]:
-    """(value, description) of every model the engine can resolve: default, profiles found, configs."""
-    from loda_desktop.engine import DEFAULT_MODEL, model_search_dirs
+def model_choices(*, advanced: bool = False) -> list[tuple[str, str]]:
+    """(value, description) of the models to offer: ``default`` and every profile that can run on this machine
+    offline (:func:`~loda_desktop.engine.runnable`: backbones inside it, in its parent or as files here).
+
+    ``advanced`` adds the developer items: bare configs (an untrained adapter) and profiles whose weights are
+    missing, marked so. Nothing here downloads anything.
+    """
+    from loda_desktop.engine import DEFAULT_MODEL, model_search_dirs, runnable
     from model.configs import get_config, list_configs
     from model.profiles import find_profiles
 
+    dirs = model_search_dirs()
     choices = [(DEFAULT_MODEL, "default — the installed trained model, else the untrained tiny network")]
     seen = {DEFAULT_MODEL}
-    for profile in find_profiles(model_search_dirs()):
-        if profile.name not in seen:
-            seen.add(profile.name)
-            trained = "trained" if profile.trained else "untrained"
-            choices.append((profile.name, f"{profile.name} — profile ({profile.config.name}, {trained})"))
-    for name in list_configs():
-        if name not in seen:
-            seen.add(name)
-            pretrained = "pretrained backbones, untrained adapter" if get_config(name).pretrained else "random weights"
-            choices.append((name, f"{name} — config ({pretrained})"))
+    for profile in find_profiles(dirs):
+        if profile.name in seen:
+            continue
+        ready = runnable(profile, dirs)
+        if not ready and not advanced:
+            continue
+        seen.add(profile.name)
+        trained = "trained" if profile.trained else "untrained"
+        missing = "" if ready else ", weights missing on this machine"
+        choices.append((profile.name, f"{profile.name} — profile ({profile.config.name}, {trained}{missing})"))
+    if advanced:
+        for name in list_configs():
+            if name not in seen:
+                seen.add(name)
+                pretrained = (
+                    "pretrained backbones, untrained adapter" if get_config(name).pretrained else "random weights"
+                )
+                choices.append((name, f"{name} — config ({pretrained}; for developers)"))
     return choices
 
 
@@ -76,19 +91,12 @@ class SettingsDialog(QDialog):
         self.result_settings: Settings | None = None
 
         self.model = QComboBox()
+        self.model.setObjectName("modelCombo")
         self.model.setEditable(True)  # a profile file path can be typed in
-        try:
-            choices = model_choices()
-        except (OSError, ValueError) as exc:  # an unreadable models folder must not stop the dialog opening
-            log.warning("cannot list models: %s", exc)
-            choices = [("default", "default")]
-        for value, text in choices:
-            self.model.addItem(text, value)
-        index = self.model.findData(settings.model)
-        if index >= 0:
-            self.model.setCurrentIndex(index)
-        else:
-            self.model.setEditText(settings.model)
+        self.advanced = QCheckBox("Show developer models (configs, models whose weights are missing)")
+        self.advanced.setObjectName("advancedModels")
+        self._fill_models(settings.model)
+        self.advanced.toggled.connect(lambda _on: self._fill_models(self._model_value()))
 
         self.backend = QComboBox()
         for value, text in (
@@ -120,6 +128,7 @@ class SettingsDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("&Model:", model_row)
+        form.addRow("", self.advanced)
         form.addRow("&Backend:", self.backend)
         form.addRow("&Device:", self.device)
         form.addRow("&Crops per photo:", self.crops)
@@ -142,6 +151,25 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons, alignment=Qt.AlignmentFlag.AlignRight)
         self.resize(520, self.sizeHint().height())
+
+    def _fill_models(self, current: str) -> None:
+        """List the models (developer items only with the toggle) and select ``current``; a saved model that is
+        not in the list (a file path, a developer item) shows as typed text."""
+        try:
+            choices = model_choices(advanced=self.advanced.isChecked())
+        except (OSError, ValueError) as exc:  # an unreadable models folder must not stop the dialog opening
+            log.warning("cannot list models: %s", exc)
+            choices = [("default", "default")]
+        self.model.blockSignals(True)
+        self.model.clear()
+        for value, text in choices:
+            self.model.addItem(text, value)
+        index = self.model.findData(current)
+        if index >= 0:
+            self.model.setCurrentIndex(index)
+        else:
+            self.model.setEditText(current)
+        self.model.blockSignals(False)
 
     def _browse_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

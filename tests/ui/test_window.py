@@ -334,7 +334,9 @@ def test_settings_dialog_saves_and_rescoring_follows(qtbot, window, shoot):
     window.show_settings()
     dialog = window.findChild(SettingsDialog)
     assert dialog is not None and dialog.isVisible()
-    assert dialog.model.findData("default") >= 0 and dialog.model.findData("loda_tiny") >= 0
+    assert dialog.model.findData("default") >= 0 and dialog.model.findData("loda_tiny") == -1
+    dialog.advanced.setChecked(True)  # bare configs are developer items
+    assert dialog.model.findData("loda_tiny") >= 0 and dialog.model.findData("default") >= 0
     dialog.crops.setValue(3)
     with (
         qtbot.waitSignal(window.engine_changed, timeout=SCORE_TIMEOUT_MS) as engine,
@@ -351,10 +353,11 @@ def test_a_model_that_cannot_load_is_explained_not_fatal(qtbot, shoot):
     window = open_window(qtbot, fast_settings(model="no-such-model"))
     qtbot.waitUntil(lambda: window.engine_error is not None, timeout=10_000)
     assert window.banner.isVisible() and "no-such-model" in window.banner.text()
-    with qtbot.waitSignal(window.scoring_failed, timeout=SCORE_TIMEOUT_MS) as blocker:
-        drop(window, [shoot])
-    assert "no-such-model" in blocker.args[0]
+    summary = drop_and_score(qtbot, window, shoot)  # the folder is listed all the same, without new scores
+    assert summary.unscored_reason and "no-such-model" in summary.unscored_reason
+    assert window.model.rowCount() == 7 and not any(it.scored for it in window.model.items)
     assert window.isVisible() and not window.progress_bar.isVisible()
+    assert "not scored" in window.statusBar().currentMessage()
 
 
 def test_drops_that_are_not_photos_are_refused(qtbot, window, tmp_path):
@@ -418,3 +421,58 @@ def test_a_damaged_settings_file_is_reported_and_defaults_used(qtbot):
     assert window.settings.crops == 5  # the defaults
     assert "invalid JSON" in window.statusBar().currentMessage()
     assert settings_path().with_name("settings.json.bak").exists()
+
+
+def test_ratings_flags_and_labels_undo_after_a_restart(qtbot, shoot, tmp_path):
+    from loda_desktop.culling import Culling
+    from loda_desktop.ui.models import Role
+
+    def shown(window, path):
+        """(rating, flag, label) as the grid's delegate reads them, through the proxy the views share."""
+        index = window.proxy.mapFromSource(window.model.index_for(str(path)))
+        assert index.isValid(), path
+        return tuple(index.data(role) for role in (Role.Rating, Role.Flag, Role.Label))
+
+    def in_catalog(*paths):
+        with Catalog() as cat:
+            return [(r.rating, r.flag, r.label) for r in (cat.get(p)[0] for p in paths)]
+
+    (tmp_path / "other").mkdir()
+    elsewhere = photo(tmp_path / "other" / "far.jpg", size=(64, 48), seed=3)  # a folder no window opens
+    with Catalog() as cat:
+        cat.add_photos([elsewhere])
+        Culling(cat).set_rating([elsewhere], 2)
+
+    img1, img2 = shoot / "IMG_1.jpg", shoot / "IMG_2.jpg"
+    first = open_window(qtbot)
+    drop_and_score(qtbot, first, shoot)
+    first.select_path(img1)
+    key(first, Qt.Key.Key_3)
+    key(first, Qt.Key.Key_X)  # reject, then on to the next photo
+    assert first.current_item().path != str(img1)
+    first.select_path(img2)
+    key(first, Qt.Key.Key_7)
+    assert in_catalog(img1, img2) == [(3, "reject", None), (0, None, "yellow")]
+    first.close()
+
+    second = open_window(qtbot)
+    drop_and_score(qtbot, second, shoot)  # everything is scored already: only the rows come back
+    assert (shown(second, img1), shown(second, img2)) == ((3, "reject", None), (0, None, "yellow"))
+    second._update_undo_text()  # what Edit ▸ Undo says when the menu opens
+    assert second.undo_action.text() == "&Undo label yellow (1 photo)" and second.undo_action.isEnabled()
+
+    second.undo_action.trigger()
+    assert shown(second, img2) == (0, None, None) and in_catalog(img2) == [(0, None, None)]
+    assert second.statusBar().currentMessage() == "Undid label yellow (1 photo)."
+    assert second.undo_action.text() == "&Undo reject (1 photo)"
+    second.undo_action.trigger()
+    assert shown(second, img1) == (3, None, None)
+    second.undo_action.trigger()
+    assert shown(second, img1) == (0, None, None)
+    assert in_catalog(img1, img2) == [(0, None, None), (0, None, None)]
+
+    # the history is global: the next step is the rating made on a photo this window does not show
+    second.undo_action.trigger()
+    assert second.statusBar().currentMessage() == "Undid rating ★★ (1 photo). Not open in this window."
+    assert in_catalog(elsewhere) == [(0, None, None)]
+    assert not second.undo_action.isEnabled() and second.undo_action.text() == "&Undo"
