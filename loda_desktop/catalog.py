@@ -4,8 +4,8 @@ journal and the edit history (rating, flag and label changes, for undo).
 Storage
     ``data_dir()/catalog.sqlite3`` by default. WAL journal, ``synchronous=NORMAL``: every committed write
     survives the process being killed (an OS crash or power cut may lose the last few). Schema version in
-    ``PRAGMA user_version``; :data:`_MIGRATIONS` upgrades older files step by step, and a file written by a
-    newer app is refused rather than damaged.
+    ``PRAGMA user_version``; the migrations of :mod:`loda_desktop.catalog_schema` upgrade older files step by
+    step, and a file written by a newer app is refused rather than damaged.
 
 Identity
     A photo is its absolute path (``os.path.abspath``; symlinks are not resolved) plus ``(size, mtime_ns)``.
@@ -32,27 +32,34 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loda_desktop.catalog_schema import (
+    EDIT_CHECKS,
+    EDIT_FIELDS,
+    EDIT_STATES,
+    FLAGS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    check_edit_field,
+    check_flag,
+    check_label,
+    check_model_key,
+    check_number,
+    check_rating,
+)
 from loda_desktop.paths import catalog_path
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
-FLAGS: tuple[str, ...] = ("pick", "reject")
-EDIT_FIELDS: tuple[str, ...] = ("rating", "flag", "label")
-EDIT_STATES: tuple[str, ...] = ("done", "undone")
-SCORE_STATUSES: tuple[str, ...] = ("ok", "error")
-MAX_LABEL_LENGTH = 200
 _CHUNK = 500  # host parameters per IN (...) query; well below SQLite's limit
 
 PathLike = str | os.PathLike[str]
@@ -132,88 +139,6 @@ def path_key(path: PathLike) -> str:
     return os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 
-_SCHEMA_V1 = [
-    """
-    CREATE TABLE photos (
-        id           INTEGER PRIMARY KEY,
-        path         TEXT NOT NULL UNIQUE,
-        size         INTEGER NOT NULL,
-        mtime_ns     INTEGER NOT NULL,
-        rating       INTEGER NOT NULL DEFAULT 0 CHECK (rating BETWEEN 0 AND 5),
-        flag         TEXT NULL CHECK (flag IN ('pick', 'reject')),
-        label        TEXT NULL,
-        capture_time TEXT NULL
-    )
-    """,
-    """
-    CREATE TABLE scores (
-        photo_id  INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
-        model_key TEXT NOT NULL,
-        score     REAL NULL,
-        spread    REAL NULL,
-        status    TEXT NOT NULL CHECK (status IN ('ok', 'error')),
-        error     TEXT NULL,
-        created   REAL NOT NULL,
-        PRIMARY KEY (photo_id, model_key)
-    ) WITHOUT ROWID
-    """,
-    """
-    CREATE TABLE actions (
-        id      INTEGER PRIMARY KEY AUTOINCREMENT,
-        kind    TEXT NOT NULL,
-        state   TEXT NOT NULL,
-        created REAL NOT NULL,
-        updated REAL NOT NULL,
-        payload TEXT NOT NULL
-    )
-    """,
-    "CREATE INDEX actions_state ON actions(state)",
-]
-
-
-def _create_v1(conn: sqlite3.Connection) -> None:
-    # One execute() per statement: executescript() would COMMIT the migration transaction half-way.
-    for statement in _SCHEMA_V1:
-        conn.execute(statement)
-
-
-_SCHEMA_V2 = [
-    """
-    CREATE TABLE edits (
-        id           INTEGER PRIMARY KEY AUTOINCREMENT,
-        field        TEXT NOT NULL CHECK (field IN ('rating', 'flag', 'label')),
-        description  TEXT NOT NULL,
-        state        TEXT NOT NULL CHECK (state IN ('done', 'undone')),
-        after_action INTEGER NOT NULL,
-        created      REAL NOT NULL,
-        updated      REAL NOT NULL
-    )
-    """,
-    "CREATE INDEX edits_state ON edits(state)",
-    # old_value / new_value have no declared type: a rating stays an INTEGER, a flag or label TEXT or NULL.
-    """
-    CREATE TABLE edit_items (
-        edit_id   INTEGER NOT NULL REFERENCES edits(id) ON DELETE CASCADE,
-        photo_id  INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
-        old_value,
-        new_value,
-        PRIMARY KEY (edit_id, photo_id)
-    ) WITHOUT ROWID
-    """,
-    "CREATE INDEX edit_items_photo ON edit_items(photo_id)",  # keeps ON DELETE CASCADE from photos cheap
-]
-
-
-def _create_v2(conn: sqlite3.Connection) -> None:
-    """Version 2: the edit history (rating, flag and label changes), so their undo survives a restart."""
-    for statement in _SCHEMA_V2:
-        conn.execute(statement)
-
-
-# Schema migrations: _MIGRATIONS[n] upgrades a catalog from user_version n to n + 1 inside one transaction.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _create_v2}
-
-
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -234,56 +159,6 @@ def _stat_file(key: str) -> tuple[int, int] | None:
     if not stat.S_ISREG(st.st_mode):
         return None
     return st.st_size, st.st_mtime_ns
-
-
-def _check_rating(rating: object) -> int:
-    if not isinstance(rating, int) or isinstance(rating, bool) or not 0 <= rating <= 5:
-        raise ValueError(f"rating must be an integer from 0 to 5, got {rating!r}")
-    return rating
-
-
-def _check_flag(flag: object) -> str | None:
-    if flag is not None and flag not in FLAGS:
-        raise ValueError(f"flag must be one of {', '.join(FLAGS)} or None, got {flag!r}")
-    return flag  # type: ignore[return-value]
-
-
-def _check_label(label: object) -> str | None:
-    if label is None:
-        return None
-    if not isinstance(label, str):
-        raise ValueError(f"label must be a string or None, got {type(label).__name__}")
-    label = label.strip()
-    if len(label) > MAX_LABEL_LENGTH:
-        raise ValueError(f"label must be at most {MAX_LABEL_LENGTH} characters, got {len(label)}")
-    return label or None
-
-
-_EDIT_CHECKS: dict[str, Callable[[object], Any]] = {"rating": _check_rating, "flag": _check_flag, "label": _check_label}
-
-
-def _check_edit_field(field: object) -> str:
-    if field not in EDIT_FIELDS:
-        raise ValueError(f"field must be one of {', '.join(EDIT_FIELDS)}, got {field!r}")
-    return field  # type: ignore[return-value]
-
-
-def _check_model_key(model_key: object) -> str:
-    if not isinstance(model_key, str) or not model_key.strip():
-        raise ValueError(f"model_key must be a non-empty string, got {model_key!r}")
-    return model_key
-
-
-def _check_number(name: str, value: object, optional: bool) -> float | None:
-    if value is None and optional:
-        return None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return number
 
 
 _PHOTO_COLUMNS = "p.path, p.size, p.mtime_ns, p.rating, p.flag, p.label, p.capture_time"
@@ -358,7 +233,7 @@ class Catalog:
                 )
             while version < SCHEMA_VERSION:
                 logger.info("catalog %s: migrating schema %d -> %d", self.path, version, version + 1)
-                _MIGRATIONS[version](conn)
+                MIGRATIONS[version](conn)
                 version += 1
                 conn.execute(f"PRAGMA user_version = {version}")
 
@@ -399,7 +274,7 @@ class Catalog:
         catalog's, or when it has no score row for ``model_key`` (with ``retry_errors``, an error row counts
         as no row). Files that no longer exist are left out. Order of ``paths`` is kept, duplicates dropped.
         """
-        _check_model_key(model_key)
+        check_model_key(model_key)
         keys = _unique_keys(paths)
         known: dict[str, tuple[int, int, str | None]] = {}
         for chunk in _chunks(keys):
@@ -444,9 +319,9 @@ class Catalog:
 
     def put_score(self, path: PathLike, model_key: str, score: float, spread: float | None = None) -> None:
         """Store a score (committed before returning). An uncataloged existing file is cataloged first."""
-        _check_model_key(model_key)
-        score_f = _check_number("score", score, optional=False)
-        spread_f = _check_number("spread", spread, optional=True)
+        check_model_key(model_key)
+        score_f = check_number("score", score, optional=False)
+        spread_f = check_number("spread", spread, optional=True)
         self._put(path, (model_key, score_f, spread_f, "ok", None))
 
     def put_error(self, path: PathLike, model_key: str, message: str) -> None:
@@ -454,7 +329,7 @@ class Catalog:
 
         The photo must be cataloged already or exist on disk; otherwise ``KeyError``.
         """
-        _check_model_key(model_key)
+        check_model_key(model_key)
         self._put(path, (model_key, None, None, "error", str(message) or "unknown error"))
 
     def get(self, path: PathLike, model_key: str | None = None) -> tuple[PhotoRecord, ScoreRecord | None]:
@@ -513,15 +388,15 @@ class Catalog:
 
     def set_rating(self, paths: Iterable[PathLike], rating: int) -> int:
         """Set the star rating (0..5) of cataloged photos; returns how many rows changed."""
-        return self._update_many("rating", _check_rating(rating), paths)
+        return self._update_many("rating", check_rating(rating), paths)
 
     def set_flag(self, paths: Iterable[PathLike], flag: str | None) -> int:
         """Set the flag ("pick", "reject", or None to clear); returns how many rows changed."""
-        return self._update_many("flag", _check_flag(flag), paths)
+        return self._update_many("flag", check_flag(flag), paths)
 
     def set_label(self, paths: Iterable[PathLike], label: str | None) -> int:
         """Set a free-text label (stripped; empty means None); returns how many rows changed."""
-        return self._update_many("label", _check_label(label), paths)
+        return self._update_many("label", check_label(label), paths)
 
     def set_capture_time(self, path: PathLike, iso: str | None) -> bool:
         """Set the capture time (ISO 8601 text, or None); returns whether the photo is cataloged."""
@@ -623,8 +498,8 @@ class Catalog:
         undo never spends itself on a no-op. ``keep``: afterwards only the newest ``keep`` entries remain,
         which bounds the history's size.
         """
-        field = _check_edit_field(field)
-        value = _EDIT_CHECKS[field](value)
+        field = check_edit_field(field)
+        value = EDIT_CHECKS[field](value)
         if keep is not None and (not isinstance(keep, int) or keep < 1):
             raise ValueError(f"keep must be a positive integer or None, got {keep!r}")
         keys = _unique_keys(paths)
@@ -670,7 +545,7 @@ class Catalog:
             row = conn.execute("SELECT field, state FROM edits WHERE id = ?", (edit_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no edit history entry {edit_id}")
-            field, state = _check_edit_field(row[0]), row[1]
+            field, state = check_edit_field(row[0]), row[1]
             if state != "done":
                 raise ValueError(f"edit history entry {edit_id} is {state}; only a done entry can be undone")
             query = (

@@ -36,19 +36,24 @@ One :class:`FileActions` per catalog file at a time (the app's single writer for
 from __future__ import annotations
 
 import contextlib
-import errno
 import itertools
 import logging
 import os
-import shutil
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from loda_desktop.catalog import ActionRecord, Catalog, path_key
+from loda_desktop.safe_moves import (
+    TrashIndex,
+    file_id,
+    find_trashinfo,
+    is_freedesktop,
+    move_no_clobber,
+    reason_of,
+    same_file,
+)
 from loda_desktop.scan import REJECT_DIR, is_supported
 
 logger = logging.getLogger(__name__)
@@ -134,215 +139,6 @@ def describe_action(record: ActionRecord) -> str:
     if record.kind == "trash":
         return f"Move {_plural(n, 'photo')} to the trash"
     return record.kind
-
-
-def is_freedesktop() -> bool:
-    """Whether the system trash follows the freedesktop.org trash spec (Linux, the BSDs)."""
-    return os.name == "posix" and sys.platform != "darwin"
-
-
-# -- moving files without ever overwriting -------------------------------------------------------------------
-
-
-def _exists_error(dst: str) -> FileExistsError:
-    return FileExistsError(errno.EEXIST, "a file with that name already exists", dst)
-
-
-def _rename_no_clobber(src: str, dst: str) -> None:
-    """Rename within one filesystem, refusing to replace ``dst``."""
-    if os.path.lexists(dst):
-        raise _exists_error(dst)
-    try:
-        os.link(src, dst, follow_symlinks=False)  # fails with EEXIST instead of replacing
-    except FileExistsError:
-        raise
-    except (OSError, NotImplementedError) as exc:
-        if isinstance(exc, OSError) and exc.errno == errno.EXDEV:
-            raise
-        # No hard links here (FAT/exFAT cards, some network shares): check, then rename.
-        if os.path.lexists(dst):
-            raise _exists_error(dst) from None
-        os.rename(src, dst)
-        return
-    try:
-        os.unlink(src)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(dst)
-        raise
-
-
-def _move_no_clobber(src: str, dst: str) -> None:
-    """Move a file, across devices if needed, never replacing ``dst``."""
-    try:
-        _rename_no_clobber(src, dst)
-        return
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-    # Another device: copy to a hidden temporary name next to dst, rename into place, then delete src.
-    directory, name = os.path.split(dst)
-    tmp = os.path.join(directory, f".{name}.loda-partial")
-    try:
-        shutil.copy2(src, tmp, follow_symlinks=False)
-        _rename_no_clobber(tmp, dst)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    os.unlink(src)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, FileExistsError):
-        return f"{exc.filename or 'the destination'} already exists; not overwritten"
-    if isinstance(exc, FileNotFoundError):
-        return "file not found"
-    if isinstance(exc, PermissionError):
-        return f"permission denied ({exc.filename or 'file'})" if exc.filename else "permission denied"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
-
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        sa, sb = os.lstat(a), os.lstat(b)
-    except OSError:
-        return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
-
-
-def _file_id(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
-
-
-# -- the freedesktop trash -----------------------------------------------------------------------------------
-
-
-def _mount_point(path: str) -> str:
-    current = os.path.realpath(os.path.dirname(path))
-    while not os.path.exists(current) and os.path.dirname(current) != current:
-        current = os.path.dirname(current)
-    while not os.path.ismount(current):
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
-    return current
-
-
-def _trash_dirs(original: str) -> list[tuple[str, str]]:
-    """Candidate (trash dir, base for relative ``Path=`` values) pairs for a file trashed from ``original``."""
-    candidates: list[tuple[str, str]] = []
-    data_home = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    candidates.append((os.path.join(data_home, "Trash"), data_home))
-    # send2trash reads XDG_DATA_HOME once, when it is imported; look where it actually puts files too.
-    plat_other = sys.modules.get("send2trash.plat_other")
-    if plat_other is not None and hasattr(plat_other, "XDG_DATA_HOME"):
-        s2t_home = os.fsdecode(plat_other.XDG_DATA_HOME)
-        candidates.append((os.path.join(s2t_home, "Trash"), s2t_home))
-    if hasattr(os, "getuid"):
-        uid = str(os.getuid())
-        mount = _mount_point(original)
-        candidates.append((os.path.join(mount, ".Trash", uid), mount))
-        candidates.append((os.path.join(mount, f".Trash-{uid}"), mount))
-    unique: dict[str, tuple[str, str]] = {}
-    for trash, base in candidates:
-        unique.setdefault(os.path.realpath(trash), (trash, base))
-    return list(unique.values())
-
-
-def _read_trashinfo(info: str) -> tuple[str, str] | None:
-    """(Path value, DeletionDate) of a .trashinfo file, or None when unreadable or malformed."""
-    try:
-        with open(info, encoding="utf-8", errors="surrogateescape") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    if not lines or lines[0].strip() != "[Trash Info]":
-        return None
-    values = dict(line.split("=", 1) for line in lines[1:] if "=" in line)
-    if "Path" not in values:
-        return None
-    return values["Path"], values.get("DeletionDate", "")
-
-
-class _TrashIndex:
-    """The ``.trashinfo`` entries of the trash dirs relevant to some originals, each dir read once."""
-
-    def __init__(self) -> None:
-        self._read: set[str] = set()
-        self._by_path: dict[str, list[tuple[str, str, str]]] = {}  # original -> [(info, trashed, date)]
-
-    def _load(self, trash: str, base: str) -> None:
-        key = os.path.realpath(trash)
-        if key in self._read:
-            return
-        self._read.add(key)
-        info_dir = os.path.join(trash, "info")
-        try:
-            names = os.listdir(info_dir)
-        except OSError:
-            return
-        for name in names:
-            if not name.endswith(".trashinfo"):
-                continue
-            info = os.path.join(info_dir, name)
-            parsed = _read_trashinfo(info)
-            if parsed is None:
-                continue
-            value = unquote(parsed[0], errors="surrogateescape")
-            full = os.path.normpath(value if os.path.isabs(value) else os.path.join(base, value))
-            trashed = os.path.join(trash, "files", name[: -len(".trashinfo")])
-            self._by_path.setdefault(full, []).append((info, trashed, parsed[1]))
-
-    def find(
-        self,
-        original: str | os.PathLike[str],
-        *,
-        file_id: Iterable[int] | None = None,
-        prefer: str | None = None,
-    ) -> tuple[Path, Path] | None:
-        target = os.path.normpath(path_key(original))
-        for trash, base in _trash_dirs(target):
-            self._load(trash, base)
-        wanted = tuple(file_id) if file_id is not None else None
-        best: tuple[tuple[Any, ...], str, str] | None = None
-        for info, trashed, date in self._by_path.get(target, []):
-            try:
-                st = os.lstat(trashed)
-            except OSError:  # already restored, or the trash was emptied
-                continue
-            if wanted is not None and (st.st_size, st.st_mtime_ns) != wanted:
-                continue  # another file that once lived at the same path
-            rank = (
-                prefer is not None and os.path.normpath(info) == os.path.normpath(prefer),
-                date,
-                info,
-            )
-            if best is None or rank > best[0]:
-                best = (rank, info, trashed)
-        return (Path(best[1]), Path(best[2])) if best is not None else None
-
-
-def find_trashinfo(
-    original: str | os.PathLike[str],
-    *,
-    file_id: Iterable[int] | None = None,
-    prefer: str | None = None,
-) -> tuple[Path, Path] | None:
-    """Find a trashed copy of ``original`` in the freedesktop trash: ``(info file, trashed file)``, or None.
-
-    With ``file_id``, only a trashed file whose (size, mtime_ns) equals it counts (the same file, not another
-    one that once lived at that path). Among several candidates, prefer the ``.trashinfo`` named by
-    ``prefer``, then the most recent deletion.
-    """
-    return _TrashIndex().find(original, file_id=file_id, prefer=prefer)
 
 
 # -- the actions -------------------------------------------------------------------------------------------
@@ -472,7 +268,7 @@ class FileActions:
                 targets = [None] * (1 + len(sidecars))
             taken_sidecars.update(sidecars)
             for i, (path, dst) in enumerate(zip([src, *sidecars], targets, strict=True)):
-                size_mtime = _file_id(path)
+                size_mtime = file_id(path)
                 items.append(
                     {
                         "group": group,
@@ -509,9 +305,9 @@ class FileActions:
                         continue
                     try:
                         os.makedirs(os.path.dirname(item["dst"]), exist_ok=True)
-                        _move_no_clobber(item["src"], item["dst"])
+                        move_no_clobber(item["src"], item["dst"])
                     except OSError as exc:
-                        self._fail(result, item, _reason(exc))
+                        self._fail(result, item, reason_of(exc))
                         continue
                     item["state"] = _DONE
                     if not item["sidecar"]:
@@ -548,12 +344,12 @@ class FileActions:
                     try:
                         send2trash(item["src"])
                     except OSError as exc:
-                        self._fail(result, item, _reason(exc))
+                        self._fail(result, item, reason_of(exc))
                         continue
                     item["state"] = _DONE
                     result.succeeded.append((Path(item["src"]), None))
             if is_freedesktop():  # remember where each file went, for undo
-                index = _TrashIndex()
+                index = TrashIndex()
                 for item in items:
                     if item["state"] == _DONE:
                         found = index.find(item["src"], file_id=item["file_id"])
@@ -604,7 +400,7 @@ class FileActions:
             return result
 
         self.catalog.update_action(action_id, state=UNDOING)
-        index = _TrashIndex()
+        index = TrashIndex()
         try:
             for group in reversed(list(_groups(items))):
                 photo = group[0]
@@ -652,9 +448,9 @@ class FileActions:
             return
         try:
             os.makedirs(os.path.dirname(src), exist_ok=True)
-            _move_no_clobber(dst, src)
+            move_no_clobber(dst, src)
         except OSError as exc:
-            item["reason"] = _reason(exc)
+            item["reason"] = reason_of(exc)
             result.failed.append((Path(dst), item["reason"]))
             return
         item["state"], item["reason"] = _UNDONE, None
@@ -663,7 +459,7 @@ class FileActions:
         result.succeeded.append((Path(dst), Path(src)))
 
     @staticmethod
-    def _undo_trash_item(item: dict[str, Any], result: ActionResult, index: _TrashIndex) -> None:
+    def _undo_trash_item(item: dict[str, Any], result: ActionResult, index: TrashIndex) -> None:
         src = item["src"]
         if os.path.lexists(src):
             item["reason"] = f"the original location {src} is now occupied; the file stays in the trash"
@@ -678,9 +474,9 @@ class FileActions:
         info, trashed = found
         try:
             os.makedirs(os.path.dirname(src), exist_ok=True)
-            _move_no_clobber(str(trashed), src)
+            move_no_clobber(str(trashed), src)
         except OSError as exc:
-            item["reason"] = _reason(exc)
+            item["reason"] = reason_of(exc)
             result.failed.append((Path(src), item["reason"]))
             return
         with contextlib.suppress(OSError):
@@ -723,7 +519,7 @@ class FileActions:
             payload = record.payload
             items: list[dict[str, Any]] = payload.get("items", [])
             result = ActionResult("recover", record.id)
-            index = _TrashIndex()
+            index = TrashIndex()
             if record.state == PENDING:
                 for item in items:
                     if item["state"] != _PLANNED:
@@ -764,7 +560,7 @@ class FileActions:
         item["state"] = _FAILED
         if at_src and not at_dst:
             item["reason"] = "not moved: the action was interrupted"
-        elif at_src and _same_file(src, dst):  # interrupted between link and unlink
+        elif at_src and same_file(src, dst):  # interrupted between link and unlink
             os.unlink(dst)
             item["reason"] = "not moved: the action was interrupted"
         elif at_src:
@@ -773,7 +569,7 @@ class FileActions:
             item["reason"] = "the file is neither at its original location nor at its destination"
 
     @staticmethod
-    def _recover_trash_item(item: dict[str, Any], index: _TrashIndex) -> None:
+    def _recover_trash_item(item: dict[str, Any], index: TrashIndex) -> None:
         src = item["src"]
         if os.path.lexists(src):
             item["state"], item["reason"] = _FAILED, "not trashed: the action was interrupted"
@@ -793,4 +589,4 @@ class FileActions:
         if kind == "move" and os.path.lexists(item["dst"]):
             return False
         recorded = item.get("file_id")
-        return recorded is None or _file_id(src) == tuple(recorded)
+        return recorded is None or file_id(src) == tuple(recorded)

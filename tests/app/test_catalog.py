@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from loda_desktop import paths
+from loda_desktop import catalog_schema, paths
 from loda_desktop.catalog import SCHEMA_VERSION, Catalog, CatalogError, PhotoRecord, ScoreRecord
 
 MODEL = "loda-vit-b"
@@ -302,7 +302,7 @@ def test_migration_hook_runs_in_one_transaction(tmp_path, monkeypatch):
         raise RuntimeError("migration bug")
 
     monkeypatch.setattr(catalog_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    monkeypatch.setitem(catalog_module._MIGRATIONS, SCHEMA_VERSION, broken)
+    monkeypatch.setitem(catalog_schema.MIGRATIONS, SCHEMA_VERSION, broken)
     with pytest.raises(RuntimeError, match="migration bug"):
         Catalog(db)
     conn = sqlite3.connect(db)
@@ -311,7 +311,7 @@ def test_migration_hook_runs_in_one_transaction(tmp_path, monkeypatch):
     conn.close()
 
     monkeypatch.setitem(
-        catalog_module._MIGRATIONS,
+        catalog_schema.MIGRATIONS,
         SCHEMA_VERSION,
         lambda conn: conn.execute("ALTER TABLE photos ADD COLUMN hash TEXT"),
     )
@@ -321,12 +321,10 @@ def test_migration_hook_runs_in_one_transaction(tmp_path, monkeypatch):
 
 
 def test_a_version_1_catalog_gains_the_edit_history_and_keeps_its_data(tmp_path):
-    from loda_desktop import catalog as catalog_module
-
     photos = make_photos(tmp_path / "p", 2)
     db = tmp_path / "v1.sqlite3"
     conn = sqlite3.connect(db, isolation_level=None)  # a catalog as the first release left it
-    catalog_module._create_v1(conn)
+    catalog_schema._create_v1(conn)
     conn.execute("PRAGMA user_version = 1")
     conn.execute(
         "INSERT INTO photos (path, size, mtime_ns, rating, flag) VALUES (?, ?, ?, 4, 'pick')",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loda_desktop import fileops
+from loda_desktop import fileops, safe_moves
 from loda_desktop.catalog import Catalog
 from loda_desktop.fileops import DONE, FAILED, PARTIAL, PENDING, UNDONE, FileActions, find_trashinfo
 from loda_desktop.scan import REJECT_DIR
@@ -203,7 +203,7 @@ import os, sys
 from loda_desktop import fileops
 from loda_desktop.catalog import Catalog
 
-real_move = fileops._move_no_clobber
+real_move = fileops.move_no_clobber
 moves = 0
 
 def move_then_die(src, dst):
@@ -213,7 +213,7 @@ def move_then_die(src, dst):
     real_move(src, dst)
     moves += 1
 
-fileops._move_no_clobber = move_then_die
+fileops.move_no_clobber = move_then_die
 cat = Catalog(sys.argv[1])
 fileops.FileActions(cat).move_to_subfolder(sorted(os.path.join(sys.argv[2], n) for n in os.listdir(sys.argv[2])))
 """
@@ -268,7 +268,7 @@ def test_entry_with_nothing_moved_is_failed_and_not_undoable(cat, shoot, monkeyp
     def refuse(src, dst):
         raise PermissionError(errno.EACCES, "Permission denied", dst)
 
-    monkeypatch.setattr(fileops, "_move_no_clobber", refuse)
+    monkeypatch.setattr(fileops, "move_no_clobber", refuse)
     actions = FileActions(cat)
     result = actions.move_to_subfolder([shoot / "a.jpg"])
     assert result.failed == [(shoot / "a.jpg", f"permission denied ({shoot / REJECT_DIR / 'a.jpg'})")]
@@ -282,7 +282,7 @@ def test_entry_with_nothing_moved_is_failed_and_not_undoable(cat, shoot, monkeyp
 def test_move_no_clobber_refuses_existing(tmp_path):
     src, dst = write(tmp_path / "a", b"a"), write(tmp_path / "b", b"b")
     with pytest.raises(FileExistsError):
-        fileops._move_no_clobber(str(src), str(dst))
+        fileops.move_no_clobber(str(src), str(dst))
     assert src.read_bytes() == b"a" and dst.read_bytes() == b"b"
 
 
@@ -292,11 +292,11 @@ def test_move_without_hard_links(tmp_path, monkeypatch):
 
     monkeypatch.setattr(fileops.os, "link", no_links)
     src = write(tmp_path / "a", b"a")
-    fileops._move_no_clobber(str(src), str(tmp_path / "c"))
+    fileops.move_no_clobber(str(src), str(tmp_path / "c"))
     assert (tmp_path / "c").read_bytes() == b"a" and not src.exists()
     write(tmp_path / "d", b"d")
     with pytest.raises(FileExistsError):
-        fileops._move_no_clobber(str(tmp_path / "c"), str(tmp_path / "d"))
+        fileops.move_no_clobber(str(tmp_path / "c"), str(tmp_path / "d"))
 
 
 def test_move_across_devices(tmp_path, monkeypatch):
@@ -311,7 +311,7 @@ def test_move_across_devices(tmp_path, monkeypatch):
     src = write(tmp_path / "a", b"content")
     os.utime(src, ns=(1_000_000_000, 1_234_567_890_123))
     (tmp_path / "other").mkdir()
-    fileops._move_no_clobber(str(src), str(tmp_path / "other" / "a"))
+    fileops.move_no_clobber(str(src), str(tmp_path / "other" / "a"))
     moved = tmp_path / "other" / "a"
     assert moved.read_bytes() == b"content" and not src.exists()
     assert moved.stat().st_mtime_ns == 1_234_567_890_123
@@ -423,7 +423,7 @@ def test_restore_from_a_mount_point_trash(cat, tmp_path, monkeypatch):
         b"[Trash Info]\nPath=DCIM/IMG%201.jpg\nDeletionDate=2024-01-01T00:00:00\n",
     )
     (mount / "DCIM").mkdir()
-    monkeypatch.setattr(fileops, "_mount_point", lambda path: str(mount))
+    monkeypatch.setattr(safe_moves, "_mount_point", lambda path: str(mount))
     cat.add_action(
         "trash",
         {"items": [{"group": 0, "src": str(original), "dst": None, "sidecar": False, "state": "done"}]},

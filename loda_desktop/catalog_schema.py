@@ -1,0 +1,169 @@
+"""What the catalog stores and accepts: its SQLite schema, the migrations between versions, and the checks every
+value passes before it is written (a rating 0..5, a known flag, a label of bounded length, finite scores).
+
+The catalog (:mod:`loda_desktop.catalog`) applies :data:`MIGRATIONS` in order: ``MIGRATIONS[n]`` upgrades a file
+from ``PRAGMA user_version`` n to n + 1 inside one transaction. A new version adds a ``_create_vN`` step here and
+bumps :data:`SCHEMA_VERSION`; old files upgrade when opened, a file from a newer app is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "EDIT_CHECKS",
+    "EDIT_FIELDS",
+    "EDIT_STATES",
+    "FLAGS",
+    "MAX_LABEL_LENGTH",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "SCORE_STATUSES",
+    "check_edit_field",
+    "check_flag",
+    "check_label",
+    "check_model_key",
+    "check_number",
+    "check_rating",
+]
+
+SCHEMA_VERSION = 2
+FLAGS: tuple[str, ...] = ("pick", "reject")
+EDIT_FIELDS: tuple[str, ...] = ("rating", "flag", "label")
+EDIT_STATES: tuple[str, ...] = ("done", "undone")
+SCORE_STATUSES: tuple[str, ...] = ("ok", "error")
+MAX_LABEL_LENGTH = 200
+
+_SCHEMA_V1 = [
+    """
+    CREATE TABLE photos (
+        id           INTEGER PRIMARY KEY,
+        path         TEXT NOT NULL UNIQUE,
+        size         INTEGER NOT NULL,
+        mtime_ns     INTEGER NOT NULL,
+        rating       INTEGER NOT NULL DEFAULT 0 CHECK (rating BETWEEN 0 AND 5),
+        flag         TEXT NULL CHECK (flag IN ('pick', 'reject')),
+        label        TEXT NULL,
+        capture_time TEXT NULL
+    )
+    """,
+    """
+    CREATE TABLE scores (
+        photo_id  INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model_key TEXT NOT NULL,
+        score     REAL NULL,
+        spread    REAL NULL,
+        status    TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+        error     TEXT NULL,
+        created   REAL NOT NULL,
+        PRIMARY KEY (photo_id, model_key)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE actions (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind    TEXT NOT NULL,
+        state   TEXT NOT NULL,
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        payload TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX actions_state ON actions(state)",
+]
+
+
+def _create_v1(conn: sqlite3.Connection) -> None:
+    # One execute() per statement: executescript() would COMMIT the migration transaction half-way.
+    for statement in _SCHEMA_V1:
+        conn.execute(statement)
+
+
+_SCHEMA_V2 = [
+    """
+    CREATE TABLE edits (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        field        TEXT NOT NULL CHECK (field IN ('rating', 'flag', 'label')),
+        description  TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('done', 'undone')),
+        after_action INTEGER NOT NULL,
+        created      REAL NOT NULL,
+        updated      REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX edits_state ON edits(state)",
+    # old_value / new_value have no declared type: a rating stays an INTEGER, a flag or label TEXT or NULL.
+    """
+    CREATE TABLE edit_items (
+        edit_id   INTEGER NOT NULL REFERENCES edits(id) ON DELETE CASCADE,
+        photo_id  INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        old_value,
+        new_value,
+        PRIMARY KEY (edit_id, photo_id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX edit_items_photo ON edit_items(photo_id)",  # keeps ON DELETE CASCADE from photos cheap
+]
+
+
+def _create_v2(conn: sqlite3.Connection) -> None:
+    """Version 2: the edit history (rating, flag and label changes), so their undo survives a restart."""
+    for statement in _SCHEMA_V2:
+        conn.execute(statement)
+
+
+# Schema migrations: MIGRATIONS[n] upgrades a catalog from user_version n to n + 1 inside one transaction.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _create_v2}
+
+
+def check_rating(rating: object) -> int:
+    if not isinstance(rating, int) or isinstance(rating, bool) or not 0 <= rating <= 5:
+        raise ValueError(f"rating must be an integer from 0 to 5, got {rating!r}")
+    return rating
+
+
+def check_flag(flag: object) -> str | None:
+    if flag is not None and flag not in FLAGS:
+        raise ValueError(f"flag must be one of {', '.join(FLAGS)} or None, got {flag!r}")
+    return flag  # type: ignore[return-value]
+
+
+def check_label(label: object) -> str | None:
+    if label is None:
+        return None
+    if not isinstance(label, str):
+        raise ValueError(f"label must be a string or None, got {type(label).__name__}")
+    label = label.strip()
+    if len(label) > MAX_LABEL_LENGTH:
+        raise ValueError(f"label must be at most {MAX_LABEL_LENGTH} characters, got {len(label)}")
+    return label or None
+
+
+EDIT_CHECKS: dict[str, Callable[[object], Any]] = {"rating": check_rating, "flag": check_flag, "label": check_label}
+
+
+def check_edit_field(field: object) -> str:
+    if field not in EDIT_FIELDS:
+        raise ValueError(f"field must be one of {', '.join(EDIT_FIELDS)}, got {field!r}")
+    return field  # type: ignore[return-value]
+
+
+def check_model_key(model_key: object) -> str:
+    if not isinstance(model_key, str) or not model_key.strip():
+        raise ValueError(f"model_key must be a non-empty string, got {model_key!r}")
+    return model_key
+
+
+def check_number(name: str, value: object, optional: bool) -> float | None:
+    if value is None and optional:
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
