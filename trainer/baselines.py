@@ -48,6 +48,8 @@ import torch.nn as nn
 from model.configs import LodaConfig
 from model.loda import CosineHead, create_cnn_branch, create_vit_branch
 
+from .constants import BASELINES, METHODS
+
 __all__ = [
     "BASELINES",
     "DEFAULT_DIM",
@@ -61,8 +63,6 @@ __all__ = [
     "save_baseline",
 ]
 
-BASELINES = ("linear", "full", "adapter", "lora", "vpt", "cnn_head")
-METHODS = ("loda", *BASELINES)
 DEFAULT_DIM = {"adapter": 64, "lora": 8, "vpt": 10}
 BASELINE_FORMAT = "loda-baseline"
 

@@ -1,7 +1,7 @@
 """``loda train``: the paper's protocol on a dataset, from the command line.
 
 Wire it into a parser with :func:`add_train_parser` (it registers the ``train`` subcommand and sets
-``func=cmd_train``). Every problem the user can fix raises :class:`trainer.train.TrainError` with a one-line
+``func=cmd_train``). Every problem the user can fix raises :class:`trainer.data.TrainError` with a one-line
 message (dataset, config and backbone-weight errors are converted to it). Importing this module imports no torch.
 
 It also runs on its own, which is how several GPUs are used before and after it is wired into ``loda``::
@@ -20,12 +20,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .constants import METHODS
 from .data import TrainError
+from .datasets import DATASETS
 
 __all__ = ["TrainError", "add_train_parser", "cmd_train", "main"]
 
-DATASET_CHOICES = ("csv", "koniq10k", "kadid10k", "live", "tid2013", "livec", "spaq", "flive")
-METHOD_CHOICES = ("loda", "linear", "full", "adapter", "lora", "vpt", "cnn_head")
+DATASET_CHOICES = tuple(DATASETS)
+METHOD_CHOICES = METHODS
 
 _EPILOG = """\
 examples:
@@ -231,7 +233,7 @@ def add_train_parser(
 
 
 def _config_from_args(args: argparse.Namespace) -> Any:
-    from .train import TrainConfig
+    from .train_config import TrainConfig
 
     dirs = [str(d) for d in args.weights_dir]
     if getattr(args, "train_search_dirs", None):
@@ -323,7 +325,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = _config_from_args(args)
     cfg.validate()
     samples = _load(args.dataset, args.root, args.csv, args.lower_better, "")
-    from .train import check_size, init_distributed, run_protocol
+    from .runtime import init_distributed
+    from .train import run_protocol
+    from .train_config import check_size
 
     check_size(samples, args.dataset)
     cross = {}

@@ -28,22 +28,7 @@ csv       any                      higher (c) min-max over the file  ``group`` c
 (b) widened when a DMOS exceeds 100, as described above.
 (c) ``lower_better=True`` flips it (DMOS tables).
 
-Files read, relative to the dataset root (each reader's docstring repeats its own):
-
-- koniq10k: ``koniq10k_scores_and_distributions.csv`` (``image_name``, ``MOS``); images in ``1024x768/``.
-- kadid10k: ``dmos.csv`` (``dist_img``, ``ref_img``, ``dmos``, ``var``); images in ``images/``.
-- live: LIVE Release 2, ``dmos.mat`` (``dmos``, ``orgs``) and ``refnames_all.mat`` (``refnames_all``),
-  982 entries over ``jp2k/ jpeg/ wn/ gblur/ fastfading/`` (227, 233, 174, 174, 174 ``imgN.bmp``) in that
-  order; the reference copies (``orgs == 1``) are dropped, leaving the 779 distorted images.
-- tid2013: ``mos_with_names.txt`` (lines ``5.51429 i01_01_1.bmp``); images in ``distorted_images/``,
-  matched case-insensitively.
-- livec: ``Data/AllImages_release.mat``, ``Data/AllMOS_release.mat``; images in ``Images/``; the first 7
-  entries (the authors' training images) are dropped, leaving 1162.
-- spaq: ``Annotations/MOS and Image attribute scores.xlsx`` (``Image name``, ``MOS``; needs openpyxl);
-  images in ``TestImage/``.
-- flive: ``labels_image.csv`` (``name`` or ``name_image``; ``mos`` or ``mos_image``); images under
-  ``database/`` (or the root itself for names that already include that folder).
-- csv: any ratings table, see :func:`read_csv_table`.
+Each reader's docstring names the files it reads, relative to the dataset root.
 
 ``TRAIN_CROPS`` follows the paper's rule that the number of random 224×224 training crops per image shrinks
 as the dataset grows (1 for FLIVE's 39,810 images, 3 for KonIQ-10k's 10,073, 5 for LIVEC's 1,162): the
@@ -163,6 +148,12 @@ def _dir(root: Path | str, dataset: str) -> Path:
     if not root.is_dir():
         raise DatasetError(f"{dataset}: dataset folder not found: {root}")
     return root
+
+
+def _image_dir(path: Path, dataset: str) -> Path:
+    if not path.is_dir():
+        raise DatasetError(f"{dataset}: image folder not found: {path}")
+    return path
 
 
 def _file(path: Path, dataset: str, what: str) -> Path:
@@ -294,11 +285,7 @@ def _mat_numbers(array, source: Path, key: str) -> list[float]:
     return [float(v) for v in flat]
 
 
-def _build(
-    dataset: str,
-    label_file: Path,
-    entries: list[tuple[Path, float, str | None, str]],
-) -> list[Sample]:
+def _build(dataset: str, label_file: Path, entries: list[tuple[Path, float, str | None, str]]) -> list[Sample]:
     """entries: (image path, raw score, group, where-in-label-file). Normalise with SCALES and check files."""
     if not entries:
         raise DatasetError(f"{dataset}: no images listed in {label_file}")
@@ -399,9 +386,7 @@ def read_koniq10k(root: Path | str) -> list[Sample]:
     dataset = "koniq10k"
     root = _dir(root, dataset)
     label = _file(root / "koniq10k_scores_and_distributions.csv", dataset, "label file")
-    images = root / "1024x768"
-    if not images.is_dir():
-        raise DatasetError(f"{dataset}: image folder not found: {images}")
+    images = _image_dir(root / "1024x768", dataset)
     header, rows = _read_table(label, dataset)
     i_name = _column(header, ("image_name",), label, dataset)
     i_mos = _column(header, ("MOS",), label, dataset)
@@ -418,9 +403,7 @@ def read_kadid10k(root: Path | str) -> list[Sample]:
     dataset = "kadid10k"
     root = _dir(root, dataset)
     label = _file(root / "dmos.csv", dataset, "label file")
-    images = root / "images"
-    if not images.is_dir():
-        raise DatasetError(f"{dataset}: image folder not found: {images}")
+    images = _image_dir(root / "images", dataset)
     header, rows = _read_table(label, dataset)
     i_dist = _column(header, ("dist_img",), label, dataset)
     i_ref = _column(header, ("ref_img",), label, dataset)
@@ -435,9 +418,11 @@ def read_kadid10k(root: Path | str) -> list[Sample]:
 
 
 def read_live(root: Path | str) -> list[Sample]:
-    """LIVE Release 2: ``dmos.mat`` + ``refnames_all.mat`` over the 982 images of the five folders.
+    """LIVE Release 2: ``dmos.mat`` (``dmos``, ``orgs``) + ``refnames_all.mat`` over the 982 ``imgN.bmp`` of the
+    five folders (:data:`LIVE_FOLDERS`, in the order of ``dmos.mat``).
 
-    DMOS (lower is better) is flipped; the reference copies (``orgs == 1``) are dropped; group = refname.
+    DMOS (lower is better) is flipped; the reference copies (``orgs == 1``) are dropped, leaving the 779 distorted
+    images; group = refname.
     """
     dataset = "live"
     root = _dir(root, dataset)
@@ -460,8 +445,7 @@ def read_live(root: Path | str) -> list[Sample]:
             f"{dataset}: {ref_file} variable 'refnames_all' has {len(refs)} entries, expected {expected}"
         )
     for folder, _ in LIVE_FOLDERS:
-        if not (root / folder).is_dir():
-            raise DatasetError(f"{dataset}: image folder not found: {root / folder}")
+        _image_dir(root / folder, dataset)
     entries = []
     k = 0
     for folder, count in LIVE_FOLDERS:
@@ -474,13 +458,12 @@ def read_live(root: Path | str) -> list[Sample]:
 
 
 def read_tid2013(root: Path | str) -> list[Sample]:
-    """TID2013: ``mos_with_names.txt`` ("MOS name" lines, 0–9), ``distorted_images/`` (any case)."""
+    """TID2013: ``mos_with_names.txt`` ("MOS name" lines such as ``5.51429 i01_01_1.bmp``, 0–9),
+    ``distorted_images/`` (names matched case-insensitively)."""
     dataset = "tid2013"
     root = _dir(root, dataset)
     label = _file(root / "mos_with_names.txt", dataset, "label file")
-    images = root / "distorted_images"
-    if not images.is_dir():
-        raise DatasetError(f"{dataset}: image folder not found: {images}")
+    images = _image_dir(root / "distorted_images", dataset)
     on_disk = {p.name.lower(): p for p in images.iterdir()}
     try:
         lines = label.read_text(encoding="latin-1").splitlines()
@@ -517,21 +500,17 @@ def read_livec(root: Path | str) -> list[Sample]:
     mos = _mat_numbers(mos_mat["AllMOS_release"], mos_file, "AllMOS_release")
     if len(names) != len(mos):
         raise DatasetError(f"{dataset}: {names_file} lists {len(names)} images but {mos_file} has {len(mos)} scores")
-    images = root / "Images"
-    if not images.is_dir():
-        raise DatasetError(f"{dataset}: image folder not found: {images}")
+    images = _image_dir(root / "Images", dataset)
     entries = [(images / names[i], mos[i], None, f"entry {i + 1}") for i in range(LIVEC_SKIP, len(names))]
     return _build(dataset, names_file, entries)
 
 
 def read_spaq(root: Path | str) -> list[Sample]:
-    """SPAQ: ``Annotations/MOS and Image attribute scores.xlsx`` (``Image name``, ``MOS``), ``TestImage/``."""
+    """SPAQ: ``Annotations/MOS and Image attribute scores.xlsx`` (``Image name``, ``MOS``; openpyxl), ``TestImage/``."""
     dataset = "spaq"
     root = _dir(root, dataset)
     label = _file(root / "Annotations" / "MOS and Image attribute scores.xlsx", dataset, "label file")
-    images = root / "TestImage"
-    if not images.is_dir():
-        raise DatasetError(f"{dataset}: image folder not found: {images}")
+    images = _image_dir(root / "TestImage", dataset)
     try:
         import openpyxl
     except ImportError as exc:

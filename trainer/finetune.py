@@ -1,29 +1,26 @@
-"""Fine-tuning LoDa's adapter on a photographer's own ratings (issue 7), as a library: the CLI and the window share it.
+"""Fine-tuning LoDa's adapter on a photographer's own ratings, as a library: the CLI and the window share it.
 
     ratings (stars 1..5, picks, rejects) ──samples_from_ratings──> samples (score = (stars - 1) / 4 in [0, 1])
         ──check_minimums──> scenes (group_scenes) ──scene_split──> held-out scenes ──finetune──> child profile
 
-- Ratings come as :class:`Rated` records (path, stars 0..5, flag). A photo with stars uses them; an unrated photo
-  with a flag uses :class:`RatingMap` (pick → 5, reject → 1 by default; ``None`` ignores that flag); the rest is
-  skipped. Where the ratings come from (the catalog, a ``path,rating`` CSV) is the caller's business:
-  :func:`read_ratings_csv` reads the CSV; the app reads its catalog (``loda_desktop.ratings``).
-- Minimums (:data:`MIN_RATED` photos, :data:`MIN_DISTINCT` different values): :func:`check_minimums` raises
-  :class:`FinetuneError` with the exact sentence the window shows.
+- Ratings and minimums: :mod:`trainer.ratings` (:class:`Rated`, :class:`RatingMap`, :func:`check_minimums`, whose
+  :class:`FinetuneError` carries the exact sentence the window shows).
 - Training starts from the base profile's weights (:func:`model.profiles.load_model`); only the adapter trains
   (``trainable_parameters``), the frozen CNN's BatchNorm stays in eval mode (``set_bn_adapt(False)``: steadier on
-  small data). The step is the trainer's own (:class:`trainer.train._Stepper`: PLCC loss, AdamW, cosine schedule;
-  crops from :class:`trainer.data.TrainCrops`). Small-data defaults: a quarter of the ratings held out, at most 8
-  epochs, early stopping when the held-out SRCC has not improved for ``patience`` epochs; the best epoch's weights
-  are kept. Note that the held-out set both stops training and reports ``srcc_after``, so ``srcc_after`` is
+  small data). The step is the paper protocol's own (:class:`trainer.step.Stepper`: PLCC loss, AdamW, cosine
+  schedule; crops from :class:`trainer.data.TrainCrops`). Small-data defaults: a quarter of the ratings held out, at
+  most 8 epochs, early stopping when the held-out SRCC has not improved for ``patience`` epochs; the best epoch's
+  weights are kept. Note that the held-out set both stops training and reports ``srcc_after``, so ``srcc_after`` is
   slightly optimistic; ``srcc_before`` is the base's SRCC on the same images.
-- The held-out part is split by scene, not by photo (:func:`group_scenes`, :func:`scene_split`): photos taken
-  within ``scene_seconds`` of each other (``capture_times``, given by the caller: the app reads EXIF / its catalog)
-  or that look alike to the base's own frozen CNN (:func:`scene_features`) are one scene, and a scene sits wholly
-  on one side, so near-identical frames never score the model on what it trained on. The split still holds out
-  about ``held_out`` of each star value.
+- The held-out part is split by scene, not by photo (:mod:`trainer.scenes`): photos taken within
+  ``scene_seconds`` of each other (``capture_times``, given by the caller: the app reads EXIF / its catalog) or that
+  look alike to the base's own frozen CNN (:func:`scene_features`) are one scene, and a scene sits wholly on one
+  side, so near-identical frames never score the model on what it trained on. The split still holds out about
+  ``held_out`` of each star value.
 - Speed: the frozen CNN's stage outputs and the ViT's patch tokens of every crop are computed once
-  (:class:`FrozenCache`): for the held-out crops (every evaluation) and for a bank of training crops drawn once per
-  photo (each epoch takes the next ``train_crops`` of them). Only the adapter and the ViT blocks run each epoch.
+  (:class:`FrozenCache`, :mod:`trainer.frozen_cache`): for the held-out crops (every evaluation) and for a bank of
+  training crops drawn once per photo (each epoch takes the next ``train_crops`` of them). Only the adapter and the
+  ViT blocks run each epoch.
 - The result is a profile whose metadata records ``parent`` (the base's key), ``trained_on`` (rating counts, split
   sizes, ``split: "scene"``, ``n_scenes``, ``n_test_scenes``) and ``metrics`` (``srcc_before``, ``srcc_after`` on
   the held-out scenes, ``n_test``, ...), with a calibration fitted on training images.
@@ -35,29 +32,56 @@ No Qt here; torch is imported when training starts.
 
 from __future__ import annotations
 
-import csv
-import itertools
 import math
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .data import TrainError
 from .datasets import Sample
+from .frozen_cache import FrozenCache, build_caches
+from .ratings import (
+    MIN_DISTINCT,
+    MIN_RATED,
+    FinetuneError,
+    Rated,
+    RatingMap,
+    check_minimums,
+    minimums_message,
+    rating_counts,
+    read_ratings_csv,
+    samples_from_ratings,
+    stars_of,
+)
+from .runtime import Dist, amp_dtype, derive_seed
+from .scenes import (
+    SCENE_SECONDS,
+    SCENE_SIMILARITY,
+    UNTRAINED_SCENE_SIMILARITY,
+    group_scenes,
+    scene_features,
+    scene_split,
+    split_by_scene,
+)
+from .step import Stepper, cosine_lr, take_step
 
 if TYPE_CHECKING:
     from model.loda import LoDa
     from model.profiles import Profile
 
+    from .scenes import SceneSplit
+
 __all__ = [
     "MIN_DISTINCT",
     "MIN_RATED",
+    "SCENE_SECONDS",
+    "SCENE_SIMILARITY",
+    "UNTRAINED_SCENE_SIMILARITY",
     "FinetuneCancelled",
     "FinetuneConfig",
     "FinetuneError",
@@ -66,268 +90,25 @@ __all__ = [
     "FrozenCache",
     "Rated",
     "RatingMap",
+    "best_or",
     "check_minimums",
+    "check_name",
     "finetune",
     "group_scenes",
+    "minimums_message",
+    "rating_counts",
     "read_ratings_csv",
     "samples_from_ratings",
     "scene_features",
     "scene_split",
+    "stars_of",
 ]
 
-MIN_RATED = 30
-MIN_DISTINCT = 3
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,79}$")
-
-
-class FinetuneError(TrainError):
-    """Fine-tuning cannot start or go on for a reason the user can fix; the message says which (and is shown as is
-    in the window)."""
 
 
 class FinetuneCancelled(Exception):
     """The user cancelled; nothing was written."""
-
-
-@dataclass(frozen=True)
-class Rated:
-    """One photo's rating as the photographer left it: ``stars`` 0..5 (0 = unrated), ``flag`` pick/reject/None."""
-
-    path: Path
-    stars: int = 0
-    flag: str | None = None
-
-
-@dataclass(frozen=True)
-class RatingMap:
-    """How flags count on photos without stars: ``pick`` and ``reject`` are star values (1..5) or None to ignore."""
-
-    pick: int | None = 5
-    reject: int | None = 1
-
-    def value(self, rated: Rated) -> int | None:
-        if rated.stars:
-            return int(rated.stars)
-        if rated.flag == "pick":
-            return self.pick
-        if rated.flag == "reject":
-            return self.reject
-        return None
-
-
-def samples_from_ratings(rated: Iterable[Rated], mapping: RatingMap | None = None) -> list[Sample]:
-    """One :class:`Sample` per usable rating, score ``(stars - 1) / 4``; a path rated twice keeps the last."""
-    mapping = mapping or RatingMap()
-    by_path: dict[Path, Sample] = {}
-    for r in rated:
-        value = mapping.value(r)
-        if value is None:
-            continue
-        if not 1 <= value <= 5:
-            raise FinetuneError(f"{r.path}: rating {value} is outside 1..5")
-        by_path[Path(r.path)] = Sample(Path(r.path), (value - 1) / 4.0)
-    return list(by_path.values())
-
-
-def stars_of(sample: Sample) -> int:
-    return round(sample.score * 4) + 1
-
-
-def rating_counts(samples: Sequence[Sample]) -> dict[str, int]:
-    """``{"1": n1, ..., "5": n5}`` (only values present)."""
-    counts = Counter(stars_of(s) for s in samples)
-    return {str(k): counts[k] for k in sorted(counts)}
-
-
-def minimums_message(
-    samples: Sequence[Sample],
-    min_rated: int = MIN_RATED,
-    min_distinct: int = MIN_DISTINCT,
-    mapping: RatingMap | None = None,
-) -> str:
-    """The sentence the window and the CLI show when there are too few ratings, or "" when there are enough."""
-    mapping = mapping or RatingMap()
-    n = len(samples)
-    values = sorted({stars_of(s) for s in samples})
-    if n >= min_rated and len(values) >= min_distinct:
-        return ""
-    have = f"{n} photo{'s' * (n != 1)} rated"
-    if values:
-        have += f" with {len(values)} different value{'s' * (len(values) != 1)} ({', '.join(map(str, values))})"
-    flags = [f"{label} count as {value}" for label, value in (("picks", mapping.pick), ("rejects", mapping.reject))]
-    flags = [f for f in flags if not f.endswith("None")]
-    note = f" ({', '.join(flags)})" if flags else ""
-    return (
-        f"Rate at least {min_rated} photos with at least {min_distinct} different star values to fine-tune"
-        f"{note}; so far: {have}."
-    )
-
-
-def check_minimums(
-    samples: Sequence[Sample],
-    min_rated: int = MIN_RATED,
-    min_distinct: int = MIN_DISTINCT,
-    mapping: RatingMap | None = None,
-) -> None:
-    message = minimums_message(samples, min_rated, min_distinct, mapping)
-    if message:
-        raise FinetuneError(message)
-
-
-def read_ratings_csv(path: Path | str) -> list[Rated]:
-    """``path,rating`` rows (a header row is allowed); rating is 0..5 stars or ``pick`` / ``reject``. Relative
-    paths are relative to the CSV's folder."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise FinetuneError(f"cannot read the ratings file {path}: {exc.strerror or exc}") from None
-    out: list[Rated] = []
-    for line, row in enumerate(csv.reader(text.splitlines()), start=1):
-        if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
-            continue
-        if len(row) < 2:
-            raise FinetuneError(f"{path}, line {line}: expected 'path,rating', got {','.join(row)!r}")
-        name, value = row[0].strip(), row[1].strip().lower()
-        if line == 1 and value in ("rating", "stars", "score"):
-            continue
-        photo = Path(name).expanduser()
-        if not photo.is_absolute():
-            photo = path.parent / photo
-        if value in ("pick", "reject"):
-            out.append(Rated(photo, 0, value))
-            continue
-        try:
-            stars = int(float(value))
-        except ValueError:
-            stars = -1
-        if not 0 <= stars <= 5 or float(value) != stars:
-            raise FinetuneError(f"{path}, line {line}: the rating must be 0..5, pick or reject, got {row[1]!r}")
-        out.append(Rated(photo, stars))
-    return out
-
-
-SCENE_SECONDS = 5.0
-# Cosine similarity of two photos' scene features (:func:`scene_features`) above which they are one scene, chosen
-# with the default model (loda-default) by ``benchmarks/scene_similarity.py``: on the 17 real photos of assets/demo
-# and mate-backgrounds' "nature" set (1600 px wide), every near-identical copy of a photo (shifted 8 or 30 px,
-# exposure +15 % / -20 %, blur 1 or 2.5 px, noise σ 6, JPEG quality 50) scored at least 0.842 against it, and two
-# different photos (any copies) at most 0.346. Scenes chain (A~B and B~C put A and C together), so the value sits
-# in the upper part of that gap, 0.09 below the closest near-identical copy (+15 % exposure): at the middle (0.6)
-# the 32 synthetic texture photos of tests/rated_photos.py (8 patterns x 4 blur levels; different patterns up to
-# 0.738) chained into one scene, at 0.75 they form 19. A reframed copy (the top-left 80 %) scored 0.467 and up:
-# only a reframing that keeps most of the layout links. Measured for EfficientNet-Lite0; another base's CNN may
-# need its own value (``FinetuneConfig.scene_similarity``).
-SCENE_SIMILARITY = 0.75
-# A CNN with random weights (``loda_tiny``: ``config.pretrained`` False) says nothing about content: two different
-# photos of tests/rated_photos.py scored up to 0.975 with it (median 0.954). With it only (almost)
-# pixel-identical photos are one scene.
-UNTRAINED_SCENE_SIMILARITY = 0.9999
-
-
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, i: int, j: int) -> None:
-        a, b = self.find(i), self.find(j)
-        if a != b:
-            self.parent[max(a, b)] = min(a, b)
-
-
-def group_scenes(
-    n: int,
-    *,
-    capture_times: Sequence[float | None] | None = None,
-    features: np.ndarray | None = None,
-    seconds: float = SCENE_SECONDS,
-    similarity: float = SCENE_SIMILARITY,
-) -> list[int]:
-    """Scene number of each of ``n`` photos (0, 1, ... in order of first appearance).
-
-    Two photos are in one scene when their capture times (seconds; None = unknown) are at most ``seconds`` apart,
-    or when the cosine similarity of their ``features`` rows (one per photo, any width) is above ``similarity``;
-    scenes are the transitive closure (union-find), so a burst of frames a second apart is one scene however long
-    it lasts. Near-identical frames thus never end up on both sides of a held-out split (see :func:`scene_split`),
-    which would make the held-out SRCC measure memory rather than taste.
-    """
-    uf = _UnionFind(n)
-    if capture_times is not None:
-        if len(capture_times) != n:
-            raise ValueError(f"{len(capture_times)} capture times for {n} photos")
-        known = sorted((float(t), i) for i, t in enumerate(capture_times) if t is not None and math.isfinite(t))
-        for (t0, i), (t1, j) in itertools.pairwise(known):
-            if t1 - t0 <= seconds:
-                uf.union(i, j)
-    if features is not None and n > 1:
-        f = np.asarray(features, dtype=np.float64).reshape(n, -1)
-        f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
-        rows, cols = np.nonzero(np.triu(f @ f.T, k=1) > similarity)
-        for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
-            uf.union(i, j)
-    labels: dict[int, int] = {}
-    return [labels.setdefault(uf.find(i), len(labels)) for i in range(n)]
-
-
-def scene_split(
-    samples: Sequence[Sample], scenes: Sequence[int], held_out: float, seed: int
-) -> tuple[list[int], list[int]]:
-    """(train, held-out) indices with every scene wholly on one side, about ``held_out`` of each star value held
-    out (at least 1 of a value with 2 or more photos), so the held-out ratings span the photographer's scale.
-
-    Scenes are visited in an order drawn from ``seed``; a scene is held out when at least half of its photos fill
-    a star value's remaining target and the held-out side stays under twice its overall target. If the held-out
-    photos then span fewer than 2 star values, the first remaining scene that adds a missing value is held out too.
-    Raises :class:`FinetuneError` when no split leaves at least 2 photos with 2 different ratings on each side.
-    """
-    if len(scenes) != len(samples):
-        raise ValueError(f"{len(scenes)} scene numbers for {len(samples)} photos")
-    members: dict[int, list[int]] = {}
-    for i, scene in enumerate(scenes):
-        members.setdefault(int(scene), []).append(i)
-    counts = Counter(stars_of(s) for s in samples)
-    remaining = {v: (0 if c < 2 else max(1, round(held_out * c))) for v, c in counts.items()}
-    cap = max(2, 2 * round(held_out * len(samples)))
-    order = np.random.default_rng((int(seed), 0x5CE)).permutation(sorted(members)).tolist()
-    test_scenes: list[int] = []
-    size = 0
-    for scene in order:
-        values = Counter(stars_of(samples[i]) for i in members[scene])
-        useful = sum(min(c, remaining[v]) for v, c in values.items())
-        if useful and 2 * useful >= len(members[scene]) and size + len(members[scene]) <= cap:
-            test_scenes.append(scene)
-            size += len(members[scene])
-            for v, c in values.items():
-                remaining[v] = max(0, remaining[v] - c)
-    held_values = {stars_of(samples[i]) for s in test_scenes for i in members[s]}
-    if len(held_values) < 2 or size < 2:
-        for scene in order:
-            if scene in test_scenes or len(members) - len(test_scenes) <= 1:
-                continue
-            values = {stars_of(samples[i]) for i in members[scene]}
-            if values - held_values and size + len(members[scene]) <= max(cap, len(samples) // 2):
-                test_scenes.append(scene)
-                size += len(members[scene])
-                held_values |= values
-                if len(held_values) >= 2 and size >= 2:
-                    break
-    test = sorted(i for s in test_scenes for i in members[s])
-    held = set(test)
-    train = [i for i in range(len(samples)) if i not in held]
-    train_values = {stars_of(samples[i]) for i in train}
-    if len(test) < 2 or len(held_values) < 2 or len(train) < 2 or len(train_values) < 2:
-        raise FinetuneError(
-            f"the {len(samples)} rated photos form only {len(members)} scene{'s' * (len(members) != 1)} (photos "
-            "taken within a few seconds of each other or that look alike count as one), too few to hold some out "
-            "for testing with at least 2 different ratings on each side; rate photos from more scenes"
-        )
-    return train, test
 
 
 @dataclass
@@ -458,124 +239,286 @@ def _base_for_training(base: Profile, cfg: FinetuneConfig) -> Profile:
     return Profile(meta, base.path)
 
 
-def scene_features(module: LoDa, images: Iterable[np.ndarray], *, batch: int = 32) -> np.ndarray:
-    """One row per image: the base's frozen CNN's last stage on the whole image squashed to the crop size,
-    flattened (for the default model 7 × 7 × 320 values), for :func:`group_scenes`.
+class _Session:
+    """One fine-tune, stage by stage: load the base (the constructor), :meth:`split` by scene, :meth:`prepare` the
+    crops, the steps and the caches, :meth:`train` (epochs with early stopping), :meth:`save` the child."""
 
-    Why this feature: the ViT's final CLS token, the obvious choice, is tuned to quality, not content: on the 17
-    real photos of the :data:`SCENE_SIMILARITY` measurement two *different* photos reached a cosine of 0.992 with
-    it (centre crop; the mean over the 5 test crops did no better) while a blurred copy of one photo fell to 0.839,
-    so no threshold separates them. The CNN's last stage keeps the layout (a 7 × 7 grid of ImageNet features) over
-    the whole frame: near-identical frames stayed at or above 0.842, different photos at or below 0.346. It costs
-    one CNN pass per photo. ``images`` are (H, W, 3) uint8 arrays (:class:`~trainer.data.ImageStore`); ``module``
-    should be in eval mode.
-    """
-    import torch
-    from PIL import Image
+    def __init__(
+        self,
+        base: Profile,
+        samples: list[Sample],
+        cfg: FinetuneConfig,
+        search_dirs: list[Path],
+        on_progress: Callable[[FinetuneProgress], None] | None,
+        cancel: Callable[[], bool] | None,
+    ) -> None:
+        from model.profiles import load_model
+        from model.scorer import resolve_device
 
-    size = module.config.img_size
-    device = next(module.parameters()).device
-    out: list[np.ndarray] = []
-    pending: list[np.ndarray] = []
+        from .data import ImageStore
 
-    def flush() -> None:
-        x = torch.from_numpy(np.stack(pending)).to(device).float().div_(255.0)
-        with torch.no_grad():
-            out.append(module.cnn_features(x)[-1].flatten(1).double().cpu().numpy())
-        pending.clear()
+        self.base, self.samples, self.cfg, self.search_dirs = base, samples, cfg, search_dirs
+        self.on_progress, self.cancelled = on_progress, cancel or (lambda: False)
+        try:
+            self.device = resolve_device(cfg.device)
+        except ValueError as exc:
+            raise FinetuneError(str(exc)) from None
+        profile = _base_for_training(base, cfg)
+        try:
+            module = load_model(profile, search_dirs=list(search_dirs), device=self.device)
+        except RuntimeError as exc:  # e.g. position embeddings that cannot take another input size
+            raise FinetuneError(f"cannot build {base.name} with these settings: {exc}") from None
+        module.set_bn_adapt(False)
+        module.eval()
+        self.module: LoDa = module
+        self.test_crops = cfg.test_crops or module.config.test_crops
+        self.store = ImageStore(samples, module.config.short_side, cache=True)
+        self.store.prefill(range(len(samples)), workers=2)
+        self.history: list[dict[str, Any]] = []
 
-    for image in images:
-        view = Image.fromarray(np.asarray(image)).resize((size, size), Image.Resampling.BICUBIC)
-        pending.append(np.ascontiguousarray(np.asarray(view).transpose(2, 0, 1)))
-        if len(pending) >= batch:
-            flush()
-    if pending:
-        flush()
-    return np.concatenate(out) if out else np.zeros((0, 0))
+    def report(
+        self,
+        phase: str,
+        epoch: int,
+        step: int,
+        loss: float | None = None,
+        srcc: float | None = None,
+        eta: float | None = None,
+    ) -> None:
+        """Tell ``on_progress`` where the fine-tune is (``total`` steps in all)."""
+        if self.on_progress is not None:
+            self.on_progress(FinetuneProgress(phase, epoch, self.cfg.epochs, step, self.total, loss, srcc, eta))
 
+    def check(self) -> None:
+        """Raise :class:`FinetuneCancelled` when the user cancelled."""
+        if self.cancelled():
+            raise FinetuneCancelled("fine-tuning cancelled")
 
-class FrozenCache:
-    """The frozen parts' outputs (:meth:`model.loda.LoDa.embed_tokens`, :meth:`~model.loda.LoDa.cnn_features`) for
-    a fixed list of crops, computed once.
+    def split(self, capture_times: Mapping[Path, float] | None) -> None:
+        """The held-out split, by scene: near-identical frames on both sides would measure memory, not taste."""
+        cfg = self.cfg
+        self.scenes: SceneSplit = split_by_scene(self.module, self.store, self.samples, capture_times, cfg)
+        self.train_idx, self.test_idx = self.scenes.train_idx, self.scenes.test_idx
+        self.targets = np.asarray([self.samples[i].score for i in self.test_idx])
 
-    Why: LoDa's injectors feed every ViT block, so the ViT blocks must run again each epoch, but with the CNN's
-    BatchNorm frozen (``set_bn_adapt(False)``) the CNN's stage outputs and the ViT's patch tokens depend on the crop
-    alone. On the default model the CNN is two thirds of a forward pass on a CPU (EfficientNet-Lite0's depthwise
-    convolutions): reusing its outputs makes an evaluation about 3× and a training step about 1.6× cheaper
-    (docs/training.md §9). :meth:`forward` gives ``module(crops)`` up to float rounding
-    (``tests/trainer/test_finetune_cache.py``). Memory: :meth:`crop_bytes` per crop, float32 (728,320 bytes for
-    the default model)."""
-
-    def __init__(self, module: LoDa, chunks: Iterable[np.ndarray], *, batch: int = 32) -> None:
-        """``chunks``: uint8 crops (k, 3, S, S), k ≥ 1, in row order (one photo's crops, say); they run through the
-        frozen parts ``batch`` crops or more at a time."""
+    def prepare(self) -> None:
+        """The training crops and steps, then the frozen parts' outputs, once: the held-out crops (every
+        evaluation) and a bank of training crops."""
         import torch
 
-        device = next(module.parameters()).device
-        tokens: list[torch.Tensor] = []
-        features: list[list[torch.Tensor]] = []
-        pending: list[np.ndarray] = []
+        from .data import TrainCrops, epoch_plan
 
-        def run() -> None:
-            x = torch.from_numpy(np.concatenate(pending)).to(device).float().div_(255.0)
-            tokens.append(module.embed_tokens(x))
-            features.append(module.cnn_features(x))
-            pending.clear()
+        cfg = self.cfg
+        size = self.module.config.img_size
+        self.data = TrainCrops(self.store, self.train_idx, crops=cfg.train_crops, size=size, seed=cfg.seed)
+        try:
+            plan0 = epoch_plan(len(self.data), batch=cfg.batch, micro_batch=None, seed=cfg.seed, epoch=1)
+        except ValueError as exc:
+            raise FinetuneError(str(exc)) from None
+        self.total = cfg.epochs * len(plan0.steps)
+        self.report("evaluating", 0, 0)
+        self.caches = build_caches(
+            self.module, self.store, self.train_idx, self.test_idx, cfg, self.test_crops, self.check
+        )
+        scores = [self.samples[i].score for i in self.train_idx]
+        self.train_scores = torch.tensor(scores, dtype=torch.float32, device=self.device)
 
-        was_training = module.training
-        module.eval()
-        with torch.no_grad():
-            for chunk in chunks:
-                pending.append(np.asarray(chunk))
-                if sum(len(c) for c in pending) >= batch:
-                    run()
-            if pending:
-                run()
-        module.train(was_training)
-        self.tokens = torch.cat(tokens)
-        self.features = [torch.cat(stage) for stage in zip(*features, strict=True)]
+    def predict(self, indices: Sequence[int]) -> np.ndarray:
+        """The network's raw outputs for the photos ``indices`` through the whole network (the mean over the test
+        crops), as the app scores them."""
+        from .data import predict
 
-    def __len__(self) -> int:
-        return int(self.tokens.shape[0])
+        cfg = self.cfg
+        return predict(
+            self.module, self.store, indices, crops=self.test_crops, batch_size=cfg.eval_batch, device=str(self.device)
+        )
 
-    @staticmethod
-    def crop_bytes(module: LoDa) -> int:
-        """Bytes one cached crop takes (measured on a blank crop)."""
+    def held_out_srcc(self) -> float:
+        """The SRCC of the held-out photos' scores (from the cache when it holds them; 0 when undefined)."""
+        from .metrics import srcc
+
+        if self.caches.test is not None:
+            raw = self.caches.test.image_means(self.module, self.test_crops, self.cfg.eval_batch)
+        else:
+            raw = self.predict(self.test_idx)
+        value = srcc(raw, self.targets)
+        return float(value) if math.isfinite(value) else 0.0
+
+    def bank_batches(self, plan: Any, epoch: int) -> list[tuple[Any, Any]]:
+        """The epoch's items as (bank rows, scores): item j is crop slot j % train_crops of training photo
+        j // train_crops (as in TrainCrops); epoch e takes the photo's bank crops (e - 1) * train_crops ... on,
+        cyclically, so every bank crop is used as often as the others."""
         import torch
 
-        size = module.config.img_size
-        device = next(module.parameters()).device
-        was_training = module.training
-        module.eval()
-        with torch.no_grad():
-            x = torch.zeros(1, 3, size, size, device=device)
-            parts = [module.embed_tokens(x), *module.cnn_features(x)]
-        module.train(was_training)
-        return sum(p.numel() * p.element_size() for p in parts)
+        crops, bank, device = self.cfg.train_crops, self.caches.bank_size, self.device
+        out = []
+        for items in plan.micro_batches:
+            photo = torch.tensor(items, dtype=torch.long) // crops
+            slot = (torch.tensor(items, dtype=torch.long) % crops + (epoch - 1) * crops) % bank
+            out.append(((photo * bank + slot).to(device), self.train_scores[photo.to(device)]))
+        return out
 
-    def forward(self, module: LoDa, rows: Any) -> Any:
-        """Raw outputs (float32, shape (len(rows),)) of ``module`` for the cached crops ``rows`` (a LongTensor)."""
-        return module.forward_cached(self.tokens[rows], [f[rows] for f in self.features]).float().reshape(-1)
-
-    def image_means(self, module: LoDa, crops: int, batch: int) -> np.ndarray:
-        """Mean raw output per image, rows ``k * crops ... (k + 1) * crops - 1`` being image k's crops: what
-        :func:`trainer.data.predict` returns for the same crops. Leaves ``module`` in eval mode."""
+    def cached_step(self, rows: Any, scores: Any) -> float:
+        """One step's gradients on bank crops: the PLCC loss's gradient of the whole batch, as
+        :class:`~trainer.step.Stepper` computes it."""
         import torch
 
-        module.eval()
-        outs = []
-        with torch.no_grad():
-            for start in range(0, len(self), batch):
-                rows = torch.arange(start, min(len(self), start + batch), device=self.tokens.device)
-                outs.append(self.forward(module, rows).double().cpu().numpy())
-        return np.concatenate(outs).reshape(-1, crops).mean(axis=1)
+        from .losses import batch_loss_grad
 
+        with torch.autocast(self.device.type, dtype=amp_dtype(self.device), enabled=self.cfg.amp):
+            pred = self.caches.bank.forward(self.module, rows)  # type: ignore[union-attr]
+        pred = pred.float().reshape(-1)
+        loss, grad = batch_loss_grad(pred.detach(), scores)
+        (pred * grad).sum().backward()
+        return float(loss)
 
-def _stop(cancelled: Callable[[], bool]) -> bool:
-    """Raise :class:`FinetuneCancelled` when the user cancelled (checked between photos while the caches fill)."""
-    if cancelled():
-        raise FinetuneCancelled("fine-tuning cancelled")
-    return False
+    def train(self) -> None:
+        """Epochs until the held-out SRCC has not improved for ``patience`` of them; keeps the best epoch's
+        weights."""
+        import torch
+
+        cfg = self.cfg
+        self.srcc_before = self.held_out_srcc()
+        self.history = [{"epoch": 0, "train_loss": None, "srcc": self.srcc_before}]
+        self.report("epoch", 0, 0, srcc=self.srcc_before)
+        params = self.module.trainable_parameters()
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=False)
+        self.stepper = Stepper(self.module, self.module, self.device, cfg.amp, self.scaler, Dist())
+        trainable = {n for n, p in self.module.named_parameters() if p.requires_grad}
+        best_state, self.best_srcc, self.best_epoch = None, -math.inf, 0
+        self.step, stale, self.epochs_run = 0, 0, 0
+        self.train_started, self.eval_seconds = time.perf_counter(), 0.0
+        for epoch in range(1, cfg.epochs + 1):
+            losses = self.train_epoch(epoch)
+            self.check()
+            value = self.evaluate(epoch, losses)
+            if value > self.best_srcc:
+                best_state = {k: v.detach().clone() for k, v in self.module.state_dict().items() if k in trainable}
+                self.best_srcc, self.best_epoch, stale = value, epoch, 0
+            else:
+                stale += 1
+                if stale >= cfg.patience:
+                    break
+        if best_state is not None:
+            self.module.load_state_dict(best_state, strict=False)
+        self.check()
+
+    def train_epoch(self, epoch: int) -> list[float]:
+        """The steps of ``epoch`` on bank crops (or fresh crops without a bank); returns their losses."""
+        import torch
+
+        from .data import epoch_plan, make_loader
+
+        cfg = self.cfg
+        torch.manual_seed(derive_seed(cfg.seed, 2, epoch))
+        plan = epoch_plan(len(self.data), batch=cfg.batch, micro_batch=None, seed=cfg.seed, epoch=epoch)
+        self.data.set_epoch(epoch)
+        self.module.train()
+        losses: list[float] = []
+        cached = self.caches.bank is not None
+        batches = self.bank_batches(plan, epoch) if cached else make_loader(self.data, plan.micro_batches)
+        for batch in batches:
+            self.check()
+            compute = partial(self.cached_step, *batch) if cached else partial(self.stepper, [batch])
+            losses.append(take_step(self.optimizer, self.scaler, cosine_lr(cfg.lr, self.step, self.total), compute))
+            self.step += 1
+            per_step = (time.perf_counter() - self.train_started - self.eval_seconds) / self.step
+            evals_left = self.eval_seconds / max(1, epoch - 1) * (cfg.epochs - epoch + 1)
+            self.report(
+                "training",
+                epoch,
+                self.step,
+                losses[-1],
+                best_or(self.history),
+                per_step * (self.total - self.step) + evals_left,
+            )
+        return losses
+
+    def evaluate(self, epoch: int, losses: list[float]) -> float:
+        """The held-out SRCC after ``epoch``, recorded in the history."""
+        eval_start = time.perf_counter()
+        self.report("evaluating", epoch, self.step, losses[-1] if losses else None)
+        value = self.held_out_srcc()
+        self.eval_seconds += time.perf_counter() - eval_start
+        self.epochs_run = epoch
+        self.history.append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None, "srcc": value})
+        self.report("epoch", epoch, self.step, self.history[-1]["train_loss"], value)
+        return value
+
+    def save(self, out_path: Path, name: str, extra_trained_on: dict[str, Any] | None) -> None:
+        """The child profile, with a calibration fitted on training images."""
+        from model.profiles import child_kind, save_model, tensor_digest
+
+        from .outputs import calibrate
+
+        cfg, base, scenes = self.cfg, self.base, self.scenes
+        self.report("saving", self.epochs_run, self.step, srcc=self.best_srcc, eta=0.0)
+        calibration = calibrate(self.predict, self.samples, self.train_idx, seed=cfg.seed, n_images=cfg.calib_images)
+        n, n_train, n_test = len(self.samples), len(self.train_idx), len(self.test_idx)
+        self.counts = rating_counts(self.samples)
+        trained_on = {
+            "dataset": "ratings",
+            "summary": f"{n} of the photographer's ratings ({n_train} trained on, {n_test} held out: "
+            f"{scenes.n_test_scenes} of {scenes.n_scenes} scenes), fine-tuned from {base.name}",
+            "ratings": self.counts,
+            "n_train": n_train,
+            "n_test": n_test,
+            "split": "scene",
+            "n_scenes": scenes.n_scenes,
+            "n_test_scenes": scenes.n_test_scenes,
+            "capture_times": scenes.n_capture_times,
+            "base": base.key,
+            "base_name": base.name,
+            "base_path": str(base.path) if base.path else None,
+            "epochs": self.epochs_run,
+            "best_epoch": self.best_epoch,
+            **(extra_trained_on or {}),
+        }
+        metrics = {
+            "srcc_before": self.srcc_before,
+            "srcc_after": self.best_srcc,
+            "srcc": self.best_srcc,
+            "split": "scene",
+            "n_test": n_test,
+            "n_test_scenes": scenes.n_test_scenes,
+            "n_scenes": scenes.n_scenes,
+        }
+        save_model(
+            self.module.cpu(),
+            out_path,
+            name=name,
+            kind=child_kind(base, self.search_dirs),
+            trained_on=trained_on,
+            metrics=metrics,
+            calibration=calibration,
+            score_range=(0.0, 1.0),
+            parent=base.key,
+            notes="fine-tuned on the photographer's ratings; score = calibration to (stars - 1) / 4",
+            extra={
+                "finetune": {**cfg.__dict__, "parent_name": base.name},
+                "parent_digest": tensor_digest(base.path) if base.path is not None else None,
+            },
+        )
+
+    def result(self, out_path: Path, name: str, started: float) -> FinetuneResult:
+        return FinetuneResult(
+            path=out_path,
+            name=name,
+            parent=self.base.key,
+            srcc_before=self.srcc_before,
+            srcc_after=self.best_srcc,
+            best_epoch=self.best_epoch,
+            epochs_run=self.epochs_run,
+            counts=self.counts,
+            n_train=len(self.train_idx),
+            n_test=len(self.test_idx),
+            history=self.history,
+            seconds=round(time.perf_counter() - started, 3),
+            n_scenes=self.scenes.n_scenes,
+            n_test_scenes=self.scenes.n_test_scenes,
+            split="scene",
+        )
 
 
 def finetune(
@@ -596,18 +539,6 @@ def finetune(
 
     ``capture_times``: seconds (since the epoch, or any monotone clock) by photo path; photos missing from it (or
     None) have no known time and are grouped into scenes by their look alone."""
-    import torch
-
-    from model.preprocess import prepare_inference
-    from model.preprocess import train_crops as draw_train_crops
-    from model.profiles import child_kind, load_model, save_model, tensor_digest
-    from model.scorer import resolve_device
-
-    from .data import ImageStore, TrainCrops, epoch_plan, make_loader, predict
-    from .losses import batch_loss_grad
-    from .metrics import srcc
-    from .train import _cosine_lr, _derive_seed, _Dist, _Stepper, amp_dtype, fit_calibration
-
     cfg = cfg or FinetuneConfig()
     cfg.validate()
     name = check_name(name)
@@ -619,237 +550,13 @@ def finetune(
     missing = [s.path for s in samples if not Path(s.path).is_file()]
     if missing:
         raise FinetuneError(f"{len(missing)} rated photo(s) are missing, e.g. {missing[0]}")
-    search_dirs = list(search_dirs)
     started = time.perf_counter()
-    cancelled = cancel or (lambda: False)
-
-    def report(p: FinetuneProgress) -> None:
-        if on_progress is not None:
-            on_progress(p)
-
-    try:
-        device = resolve_device(cfg.device)
-    except ValueError as exc:
-        raise FinetuneError(str(exc)) from None
-    profile = _base_for_training(base, cfg)
-    try:
-        module = load_model(profile, search_dirs=list(search_dirs), device=device)
-    except RuntimeError as exc:  # e.g. position embeddings that cannot take another input size
-        raise FinetuneError(f"cannot build {base.name} with these settings: {exc}") from None
-    module.set_bn_adapt(False)
-    module.eval()
-    config = module.config
-    test_crops = cfg.test_crops or config.test_crops
-    store = ImageStore(samples, config.short_side, cache=True)
-    store.prefill(range(len(samples)), workers=2)
-
-    # the held-out split, by scene: near-identical frames on both sides would measure memory, not taste
-    times = None
-    if capture_times:
-        known = {Path(k): v for k, v in capture_times.items()}
-        times = [known.get(Path(s.path)) for s in samples]
-    features = scene_features(module, (store.get(i) for i in range(len(samples))), batch=cfg.eval_batch)
-    scenes = group_scenes(
-        len(samples),
-        capture_times=times,
-        features=features,
-        seconds=cfg.scene_seconds,
-        similarity=cfg.scene_similarity if config.pretrained else max(cfg.scene_similarity, UNTRAINED_SCENE_SIMILARITY),
-    )
-    train_idx, test_idx = scene_split(samples, scenes, cfg.held_out, cfg.seed)
-    n_scenes, n_test_scenes = len(set(scenes)), len({scenes[i] for i in test_idx})
-    targets = np.asarray([samples[i].score for i in test_idx])
-
-    data = TrainCrops(store, train_idx, crops=cfg.train_crops, size=config.img_size, seed=cfg.seed)
-    try:
-        plan0 = epoch_plan(len(data), batch=cfg.batch, micro_batch=None, seed=cfg.seed, epoch=1)
-    except ValueError as exc:
-        raise FinetuneError(str(exc)) from None
-    steps_per_epoch = len(plan0.steps)
-    total = cfg.epochs * steps_per_epoch
-    report(FinetuneProgress("evaluating", 0, cfg.epochs, 0, total))
-
-    # the frozen parts' outputs, once: the held-out crops (every evaluation) and a bank of training crops
-    crop_bytes = FrozenCache.crop_bytes(module)
-    budget = cfg.cache_mb * 2**20
-    test_cache = None
-    if len(test_idx) * test_crops * crop_bytes <= budget:
-        budget -= len(test_idx) * test_crops * crop_bytes
-        test_cache = FrozenCache(
-            module,
-            (
-                prepare_inference(store.source(i), short_side=config.short_side, size=config.img_size, k=test_crops)
-                for i in test_idx
-                if not _stop(cancelled)
-            ),
-            batch=cfg.eval_batch,
-        )
-    bank = 2 * cfg.train_crops if cfg.bank_crops is None else cfg.bank_crops
-    bank = min(bank, budget // max(1, len(train_idx) * crop_bytes))
-    bank_cache = None
-    if bank >= cfg.train_crops:
-        bank_cache = FrozenCache(
-            module,
-            (
-                draw_train_crops(store.get(i), bank, config.img_size, np.random.default_rng((cfg.seed, 0xBA, i)))  # type: ignore[arg-type]
-                for i in train_idx
-                if not _stop(cancelled)
-            ),
-            batch=cfg.eval_batch,
-        )
-    train_scores = torch.tensor([samples[i].score for i in train_idx], dtype=torch.float32, device=device)
-
-    def held_out_srcc() -> float:
-        if test_cache is not None:
-            raw = test_cache.image_means(module, test_crops, cfg.eval_batch)
-        else:
-            raw = predict(module, store, test_idx, crops=test_crops, batch_size=cfg.eval_batch, device=str(device))
-        value = srcc(raw, targets)
-        return float(value) if math.isfinite(value) else 0.0
-
-    def bank_batches(plan: Any, epoch: int) -> list[tuple[Any, Any]]:
-        """The epoch's items as (bank rows, scores): item j is crop slot j % train_crops of training photo
-        j // train_crops (as in TrainCrops); epoch e takes the photo's bank crops (e - 1) * train_crops ... on,
-        cyclically, so every bank crop is used as often as the others."""
-        out = []
-        for items in plan.micro_batches:
-            photo = torch.tensor(items, dtype=torch.long) // cfg.train_crops
-            slot = (torch.tensor(items, dtype=torch.long) % cfg.train_crops + (epoch - 1) * cfg.train_crops) % bank
-            out.append(((photo * bank + slot).to(device), train_scores[photo.to(device)]))
-        return out
-
-    def cached_step(rows: Any, scores: Any) -> float:
-        """One step on bank crops: the PLCC loss's gradient of the whole batch, as :class:`_Stepper` computes it."""
-        with torch.autocast(device.type, dtype=amp_dtype(device), enabled=cfg.amp):
-            pred = bank_cache.forward(module, rows)  # type: ignore[union-attr]
-        pred = pred.float().reshape(-1)
-        loss, grad = batch_loss_grad(pred.detach(), scores)
-        (pred * grad).sum().backward()
-        return float(loss)
-
-    srcc_before = held_out_srcc()
-    history: list[dict[str, Any]] = [{"epoch": 0, "train_loss": None, "srcc": srcc_before}]
-    report(FinetuneProgress("epoch", 0, cfg.epochs, 0, total, srcc=srcc_before))
-
-    params = module.trainable_parameters()
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scaler = torch.amp.GradScaler(device.type, enabled=False)
-    stepper = _Stepper(module, module, device, cfg.amp, scaler, _Dist())
-    trainable_names = {n for n, p in module.named_parameters() if p.requires_grad}
-
-    def snapshot() -> dict[str, torch.Tensor]:
-        return {k: v.detach().clone() for k, v in module.state_dict().items() if k in trainable_names}
-
-    best_state, best_srcc, best_epoch = None, -math.inf, 0
-    step, stale, epochs_run = 0, 0, 0
-    train_started = time.perf_counter()
-    eval_seconds = 0.0
-    for epoch in range(1, cfg.epochs + 1):
-        torch.manual_seed(_derive_seed(cfg.seed, 2, epoch))
-        plan = epoch_plan(len(data), batch=cfg.batch, micro_batch=None, seed=cfg.seed, epoch=epoch)
-        data.set_epoch(epoch)
-        module.train()
-        losses: list[float] = []
-        batches = bank_batches(plan, epoch) if bank_cache is not None else make_loader(data, plan.micro_batches)
-        for batch in batches:
-            if cancelled():
-                raise FinetuneCancelled("fine-tuning cancelled")
-            for group in optimizer.param_groups:
-                group["lr"] = _cosine_lr(cfg.lr, step, total)
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(cached_step(*batch) if bank_cache is not None else stepper([batch]))
-            optimizer.step()
-            step += 1
-            per_step = (time.perf_counter() - train_started - eval_seconds) / step
-            eta = per_step * (total - step) + eval_seconds / max(1, epoch - 1) * (cfg.epochs - epoch + 1)
-            report(FinetuneProgress("training", epoch, cfg.epochs, step, total, losses[-1], best_or(history), eta))
-        if cancelled():
-            raise FinetuneCancelled("fine-tuning cancelled")
-        eval_start = time.perf_counter()
-        report(FinetuneProgress("evaluating", epoch, cfg.epochs, step, total, losses[-1] if losses else None))
-        value = held_out_srcc()
-        eval_seconds += time.perf_counter() - eval_start
-        epochs_run = epoch
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None, "srcc": value})
-        report(FinetuneProgress("epoch", epoch, cfg.epochs, step, total, history[-1]["train_loss"], value))
-        if value > best_srcc:
-            best_state, best_srcc, best_epoch, stale = snapshot(), value, epoch, 0
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    if best_state is not None:
-        module.load_state_dict(best_state, strict=False)
-    if cancelled():
-        raise FinetuneCancelled("fine-tuning cancelled")
-
-    report(FinetuneProgress("saving", epochs_run, cfg.epochs, step, total, srcc=best_srcc, eta_s=0.0))
-    rng = np.random.default_rng((cfg.seed, 0xCA1))
-    n_calib = min(len(train_idx), cfg.calib_images)
-    chosen = sorted(rng.choice(np.asarray(train_idx), size=n_calib, replace=False).tolist())
-    raw = predict(module, store, chosen, crops=test_crops, batch_size=cfg.eval_batch, device=str(device))
-    calibration = fit_calibration(raw, [samples[i].score for i in chosen])
-    counts = rating_counts(samples)
-    trained_on = {
-        "dataset": "ratings",
-        "summary": f"{len(samples)} of the photographer's ratings ({len(train_idx)} trained on, {len(test_idx)} "
-        f"held out: {n_test_scenes} of {n_scenes} scenes), fine-tuned from {base.name}",
-        "ratings": counts,
-        "n_train": len(train_idx),
-        "n_test": len(test_idx),
-        "split": "scene",
-        "n_scenes": n_scenes,
-        "n_test_scenes": n_test_scenes,
-        "capture_times": sum(t is not None for t in times) if times else 0,
-        "base": base.key,
-        "base_name": base.name,
-        "base_path": str(base.path) if base.path else None,
-        "epochs": epochs_run,
-        "best_epoch": best_epoch,
-        **(extra_trained_on or {}),
-    }
-    metrics = {
-        "srcc_before": srcc_before,
-        "srcc_after": best_srcc,
-        "srcc": best_srcc,
-        "split": "scene",
-        "n_test": len(test_idx),
-        "n_test_scenes": n_test_scenes,
-        "n_scenes": n_scenes,
-    }
-    save_model(
-        module.cpu(),
-        out_path,
-        name=name,
-        kind=child_kind(base, search_dirs),
-        trained_on=trained_on,
-        metrics=metrics,
-        calibration=calibration,
-        score_range=(0.0, 1.0),
-        parent=base.key,
-        notes="fine-tuned on the photographer's ratings; score = calibration to (stars - 1) / 4",
-        extra={
-            "finetune": {**cfg.__dict__, "parent_name": base.name},
-            "parent_digest": tensor_digest(base.path) if base.path is not None else None,
-        },
-    )
-    return FinetuneResult(
-        path=out_path,
-        name=name,
-        parent=base.key,
-        srcc_before=srcc_before,
-        srcc_after=best_srcc,
-        best_epoch=best_epoch,
-        epochs_run=epochs_run,
-        counts=counts,
-        n_train=len(train_idx),
-        n_test=len(test_idx),
-        history=history,
-        seconds=round(time.perf_counter() - started, 3),
-        n_scenes=n_scenes,
-        n_test_scenes=n_test_scenes,
-        split="scene",
-    )
+    run = _Session(base, samples, cfg, list(search_dirs), on_progress, cancel)
+    run.split(capture_times)
+    run.prepare()
+    run.train()
+    run.save(out_path, name, extra_trained_on)
+    return run.result(out_path, name, started)
 
 
 def best_or(history: Sequence[dict[str, Any]]) -> float | None:

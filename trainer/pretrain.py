@@ -1,12 +1,13 @@
 """Quality-aware pretraining of a ViT from scratch, for configs whose ViT the project makes itself (``loda_lite``).
 
-LoDa freezes an ImageNet-pretrained ViT; no such ViT can be installed offline (issue 6), so the default model's
-transformer is pretrained here on the synthetic distortion dataset of :mod:`trainer.synthetic` and then frozen.
-The pretext task is the one the generator gives for free: from a random 224×224 crop, name the distortion type
-(23-way) and its level (5-way), two linear heads on the CLS token, summed cross-entropies. The pseudo-MOS is never
-used, so the frozen ViT learns *what* went wrong and *how badly*, and the LoDa adapter trained afterwards still has
-to learn how much each matters. Only the training split's reference photos are used (the same grouped split,
-seed and fraction as ``loda train``), so the held-out photos stay unseen by every trained part.
+LoDa freezes an ImageNet-pretrained ViT; no such ViT can be installed on a machine without internet, where the app's
+default model is trained (docs/default-model.md), so the default model's transformer is pretrained here on the
+synthetic distortion dataset of :mod:`trainer.synthetic` and then frozen. The pretext task is the one the generator
+gives for free: from a random 224×224 crop, name the distortion type (23-way) and its level (5-way), two linear
+heads on the CLS token, summed cross-entropies. The pseudo-MOS is never used, so the frozen ViT learns *what* went
+wrong and *how badly*, and the LoDa adapter trained afterwards still has to learn how much each matters. Only the
+training split's reference photos are used (the same grouped split, seed and fraction as ``loda train``), so the
+held-out photos stay unseen by every trained part.
 
 Training drops half of the patch tokens at random (timm's ``patch_drop_rate``), which halves the cost per step on
 a CPU; the saved weights are those of a plain ViT at 224 px, with the config's shape. The output is a safetensors

@@ -103,12 +103,6 @@ def test_save_and_load_round_trip(config, tmp_path):
         assert torch.allclose(model(x), loaded(x), atol=1e-6)
 
 
-def test_the_torch_free_method_lists_name_every_method():
-    from trainer import baselines, cli, train
-
-    assert train.METHODS == baselines.METHODS == cli.METHOD_CHOICES
-
-
 def test_a_baseline_on_a_project_made_vit_looks_for_the_projects_file_not_the_hub(tmp_path):
     from model.backbones import BackboneWeightsError
     from model.configs import get_config

@@ -1,4 +1,4 @@
-"""The fine-tune's cache of the frozen parts (trainer.finetune.FrozenCache) gives the network's own numbers."""
+"""The fine-tune's cache of the frozen parts (trainer.frozen_cache.FrozenCache) gives the network's own numbers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from model.preprocess import prepare_inference, train_crops
 from model.profiles import Profile, config_profile, load_model, resolve_profile
 from tests.rated_photos import make_rated_photos
 from trainer.data import ImageStore, predict
-from trainer.finetune import FinetuneConfig, FrozenCache, Rated, finetune, samples_from_ratings
+from trainer.finetune import FinetuneConfig, Rated, finetune, samples_from_ratings
+from trainer.frozen_cache import FrozenCache
 
 ROOT = Path(__file__).resolve().parents[2]
 

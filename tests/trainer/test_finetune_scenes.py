@@ -1,4 +1,4 @@
-"""The held-out split of a fine-tune is by scene (trainer.finetune): near-identical frames never sit on both sides."""
+"""The held-out split of a fine-tune is by scene (trainer.scenes): near-identical frames never sit on both sides."""
 
 from __future__ import annotations
 
@@ -9,16 +9,9 @@ import pytest
 
 from model.profiles import config_profile, read_profile
 from tests.rated_photos import make_rated_photos
-from trainer.finetune import (
-    FinetuneConfig,
-    FinetuneError,
-    Rated,
-    finetune,
-    group_scenes,
-    samples_from_ratings,
-    scene_split,
-    stars_of,
-)
+from trainer.finetune import FinetuneConfig, finetune
+from trainer.ratings import FinetuneError, Rated, samples_from_ratings, stars_of
+from trainer.scenes import group_scenes, scene_split
 
 FAST = {"img_size": 64, "short_side": 72, "epochs": 2, "batch": 8, "lr": 2e-3, "train_crops": 1, "test_crops": 1}
 

@@ -176,12 +176,13 @@ def test_micro_batches_give_the_same_update_as_the_whole_batch(dataset, tmp_path
 
 
 def test_only_trainable_parameters_change_and_batchnorm_follows_the_setting(dataset, tmp_path):
-    from trainer.train import _derive_seed, build_model
+    from trainer.networks import build_model
+    from trainer.runtime import derive_seed
 
     train_idx, test_idx = split(dataset)
     for bn in ("adapt", "frozen"):
         cfg = TrainConfig(**{**FAST, "epochs": 1, "profiles": "last", "bn": bn})
-        torch.manual_seed(_derive_seed(cfg.seed, 1))  # train_one builds its network under this seed
+        torch.manual_seed(derive_seed(cfg.seed, 1))  # train_one builds its network under this seed
         initial = build_model(cfg).state_dict()
         result = train_one(dataset, train_idx, test_idx, cfg, tmp_path / bn)
         net = load_model(result.profile)
@@ -196,11 +197,12 @@ def test_only_trainable_parameters_change_and_batchnorm_follows_the_setting(data
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_mixed_precision_on_cuda_moves_the_weights_from_the_first_steps(dataset, tmp_path):
     # float16 with a GradScaler skipped every step of such a short run on an H100: no weight moved
-    from trainer.train import _derive_seed, build_model
+    from trainer.networks import build_model
+    from trainer.runtime import derive_seed
 
     train_idx, test_idx = split(dataset)
     cfg = TrainConfig(**{**FAST, "device": "cuda", "amp": True, "epochs": 1, "profiles": "last"})
-    torch.manual_seed(_derive_seed(cfg.seed, 1))
+    torch.manual_seed(derive_seed(cfg.seed, 1))
     initial = build_model(cfg).state_dict()
     result = train_one(dataset, train_idx, test_idx, cfg, tmp_path / "amp")
     net = load_model(result.profile)
@@ -295,7 +297,8 @@ def test_a_sample_weight_draws_the_image_that_many_times_per_epoch(dataset, tmp_
 def test_init_starts_from_an_earlier_profile(dataset, tmp_path):
     import csv
 
-    from trainer.train import PREDICTIONS_NAME, _init_from, build_model
+    from trainer.networks import build_model, init_from
+    from trainer.outputs import PREDICTIONS_NAME
 
     def held_out(run):
         with open(Path(run.profile).parent / PREDICTIONS_NAME, newline="") as f:
@@ -310,7 +313,7 @@ def test_init_starts_from_an_earlier_profile(dataset, tmp_path):
     assert np.allclose(held_out(warm), held_out(first), atol=2e-6)
     assert not np.allclose(held_out(cold), held_out(first), atol=1e-3)
     net = build_model(TrainConfig(**FAST, seed=9))
-    _init_from(net, TrainConfig(**FAST, init=first.profile))
+    init_from(net, TrainConfig(**FAST, init=first.profile))
     saved = weights(first.profile)
     assert all(np.array_equal(v.numpy(), saved[k]) for k, v in net.state_dict().items())  # full profile: all of it
 
@@ -327,12 +330,13 @@ def test_init_starts_from_an_earlier_profile(dataset, tmp_path):
 
 
 def test_resume_state_of_a_pretrained_config_holds_the_adapter_not_the_backbones():
-    from trainer.train import _state_tensors, build_model
+    from trainer.networks import build_model
+    from trainer.state import state_tensors
 
     net = build_model(TrainConfig(**FAST))
-    assert set(_state_tensors(net)) == set(net.state_dict())  # random backbones: everything
+    assert set(state_tensors(net)) == set(net.state_dict())  # random backbones: everything
     net.config = net.config.replace(pretrained=True)  # as if the backbones came from pretrained weights
-    kept = set(_state_tensors(net))
+    kept = set(state_tensors(net))
     assert {n for n, p in net.named_parameters() if p.requires_grad} <= kept
     assert "cnn.bn1.running_var" in kept and "vit.blocks.0.attn.qkv.weight" not in kept
     with pytest.raises(TrainError, match="divide"):
@@ -395,7 +399,7 @@ def test_table_vi_ablations_train_and_keep_their_held_out_predictions(method, ov
 
 
 def test_faint_copies_are_faint_noise_or_blur_reproducible_from_the_seed():
-    from trainer.train import FAINT_NOISE, faint_copies
+    from trainer.step import FAINT_NOISE, faint_copies
 
     rng = np.random.default_rng(3)
     smooth = np.kron(rng.integers(40, 200, size=(12, 3, 4, 4)), np.ones((1, 1, 8, 8)))

@@ -1,0 +1,251 @@
+"""What defines a training run and what it returns: :class:`TrainConfig` (every setting, the paper's defaults),
+:class:`TrainResult` (one repeat) and :class:`ProtocolResult` (all repeats and their medians).
+
+Importing this module imports no torch: the command line builds and checks a config before torch is loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .constants import METHODS
+from .data import TrainError
+from .datasets import Sample
+
+if TYPE_CHECKING:
+    from model.configs import LodaConfig
+
+__all__ = [
+    "METRIC_KEYS",
+    "MIN_IMAGES",
+    "ProtocolResult",
+    "TrainConfig",
+    "TrainError",
+    "TrainResult",
+    "check_size",
+]
+
+METRIC_KEYS = ("srcc", "plcc", "krcc", "rmse")
+MIN_IMAGES = 10
+
+# Settings that do not change the numbers a run produces: they may differ between a run and its resume.
+_NOT_IN_FINGERPRINT = frozenset(
+    {
+        "device",
+        "amp",
+        "workers",
+        "cache",
+        "eval_batch",
+        "eval_every",
+        "eval_init",
+        "progress",
+        "profiles",
+        "repeats",
+        "vit_weights",
+        "cnn_weights",
+        "init",
+        "search_dirs",
+        "deterministic",
+    }
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; the defaults are the paper's.
+
+    ``None`` for a model hyperparameter (``r``, ``heads``, ``injector``, ``n_interactions``, ``pool``, ``dropout``,
+    ``img_size``, ``short_side``, ``test_crops``) keeps the named config's value. ``train_crops=None`` takes
+    the dataset's count (:data:`trainer.datasets.TRAIN_CROPS`, else the paper's size rule). ``micro_batch``
+    splits each batch for gradient accumulation. ``bn``: ``adapt`` lets the frozen CNN's BatchNorm statistics
+    follow the training data (the authors' choice), ``frozen`` keeps them. ``method_dim``: the size of a
+    baseline's additions (see :mod:`trainer.baselines`). ``cache``: ``auto`` keeps the resized images in memory
+    when they fit in 4 GiB. ``profiles``: ``all`` writes a profile every epoch, ``last`` only after the last.
+    ``rank_weight``: the weight of :func:`trainer.losses.within_group_order_loss` added to the paper's PLCC loss
+    (0, the paper's loss alone). ``pair_weight``: the weight of :func:`trainer.losses.faint_copy_order_loss` on
+    faint copies of a quarter of each batch's crops (:func:`faint_copies`; 0, none). ``init``: a profile of the
+    same network (an earlier run's ``epoch_N.safetensors``) whose trained tensors the run starts from instead of a
+    random initialisation (a warm start; the optimiser and schedule start afresh).
+    """
+
+    model: str = "loda_vit_base_r50"
+    method: str = "loda"
+    r: int | None = None
+    heads: int | None = None
+    injector: str | None = None
+    n_interactions: int | None = None
+    pool: int | None = None
+    dropout: float | None = None
+    img_size: int | None = None
+    short_side: int | None = None
+    epochs: int = 10
+    batch: int = 128
+    micro_batch: int | None = None
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    rank_weight: float = 0.0
+    pair_weight: float = 0.0
+    train_crops: int | None = None
+    test_crops: int | None = None
+    train_fraction: float = 0.8
+    repeats: int = 10
+    seed: int = 0
+    bn: str = "adapt"
+    method_dim: int | None = None
+    device: str = "auto"
+    amp: bool | None = None
+    workers: int = 0
+    cache: str = "auto"
+    eval_every: int = 1
+    eval_init: bool = False
+    eval_batch: int = 64
+    calib_images: int = 64
+    profiles: str = "all"
+    vit_weights: str | None = None
+    cnn_weights: str | None = None
+    init: str | None = None
+    search_dirs: tuple[str, ...] = ()
+    progress: bool = True
+    deterministic: bool = False
+
+    def validate(self) -> None:
+        """Raise :class:`TrainError` for a setting that cannot work."""
+        checks = [
+            (self.method in METHODS, f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}"),
+            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
+            (self.repeats >= 1, f"repeats must be at least 1, got {self.repeats}"),
+            (self.batch >= 2, f"the batch must hold at least 2 crops (PLCC needs two), got {self.batch}"),
+            (self.micro_batch is None or self.micro_batch >= 1, f"micro-batch must be ≥ 1, got {self.micro_batch}"),
+            (self.lr > 0 and math.isfinite(self.lr), f"the learning rate must be positive, got {self.lr}"),
+            (self.weight_decay >= 0, f"weight decay must not be negative, got {self.weight_decay}"),
+            (self.rank_weight >= 0, f"the rank weight must not be negative, got {self.rank_weight}"),
+            (self.pair_weight >= 0, f"the pair weight must not be negative, got {self.pair_weight}"),
+            (self.train_crops is None or self.train_crops >= 1, f"train crops must be ≥ 1, got {self.train_crops}"),
+            (self.test_crops is None or self.test_crops >= 1, f"test crops must be ≥ 1, got {self.test_crops}"),
+            (0.0 < self.train_fraction < 1.0, f"the train fraction must be in (0, 1), got {self.train_fraction}"),
+            (self.seed >= 0, f"the seed must not be negative, got {self.seed}"),
+            (self.bn in ("adapt", "frozen"), f"bn must be 'adapt' or 'frozen', got {self.bn!r}"),
+            (self.cache in ("auto", "on", "off"), f"cache must be auto, on or off, got {self.cache!r}"),
+            (self.profiles in ("all", "last"), f"profiles must be 'all' or 'last', got {self.profiles!r}"),
+            (self.eval_every >= 0, f"eval-every must not be negative, got {self.eval_every}"),
+            (self.eval_batch >= 1, f"the evaluation batch must be at least 1, got {self.eval_batch}"),
+            (self.calib_images >= 2, f"calibration needs at least 2 images, got {self.calib_images}"),
+            (self.workers >= 0, f"workers must not be negative, got {self.workers}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TrainError(message)
+        for name in ("vit_weights", "cnn_weights", "init"):
+            value = getattr(self, name)
+            if value and not Path(value).expanduser().is_file():
+                raise TrainError(f"--{name.replace('_', '-')}: no such file: {value}")
+        if self.init and self.method != "loda":
+            raise TrainError(f"--init starts LoDa from a LoDa profile; it does not apply to --method {self.method}")
+        if self.init:
+            from model.profiles import ProfileError, read_profile
+
+            try:
+                read_profile(Path(self.init).expanduser())
+            except ProfileError as exc:
+                raise TrainError(f"--init: {exc}") from None
+        self.loda_config()  # unknown config / invalid hyperparameters
+
+    def model_overrides(self) -> dict[str, Any]:
+        keys = ("r", "heads", "injector", "n_interactions", "pool", "dropout", "img_size", "short_side", "test_crops")
+        out = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        if self.img_size is not None and self.short_side is None:
+            from model.configs import get_config
+
+            try:
+                base = get_config(self.model)
+            except ValueError:
+                return out
+            if base.short_side < self.img_size:  # a bigger crop than the config's short side: follow it
+                out["short_side"] = self.img_size
+        return out
+
+    def loda_config(self) -> LodaConfig:
+        """The network's config with the overrides applied (:class:`TrainError` if unknown or invalid)."""
+        from model.configs import ConfigError, get_config
+
+        try:
+            return get_config(self.model, **self.model_overrides())
+        except ConfigError as exc:
+            raise TrainError(str(exc)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["search_dirs"] = list(self.search_dirs)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        if "search_dirs" in kwargs:
+            kwargs["search_dirs"] = tuple(kwargs["search_dirs"])
+        return cls(**kwargs)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings that determine a run's numbers (compared on resume)."""
+        return {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_FINGERPRINT}
+
+
+@dataclass
+class TrainResult:
+    """One repeat: the last epoch's metrics (the reported ones) and everything around them."""
+
+    repeat: int
+    seed: int
+    metrics: dict[str, float]
+    history: list[dict[str, Any]]
+    calibration: tuple[float, float]
+    profile: str | None
+    n_train: int
+    n_test: int
+    trainable: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["calibration"] = list(self.calibration)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainResult:
+        d = dict(data)
+        d["calibration"] = tuple(d["calibration"])
+        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclass
+class ProtocolResult:
+    """All repeats of a protocol run and the medians of their final metrics."""
+
+    results: list[TrainResult]
+    median: dict[str, float]
+    out_dir: Path
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def table(self) -> str:
+        """The medians as a small text table (one row per test set)."""
+        rows = [("test split", "")]
+        rows += [(name, f"{name}_") for name in sorted({k.rsplit("_", 1)[0] for k in self.median if "_" in k})]
+        lines = [f"{'':<16}" + "".join(f"{k.upper():>8}" for k in METRIC_KEYS)]
+        for label, prefix in rows:
+            values = [self.median.get(prefix + k, math.nan) for k in METRIC_KEYS]
+            lines.append(f"{label:<16}" + "".join(f"{v:>8.4f}" for v in values))
+        return "\n".join(lines)
+
+
+def check_size(samples: Sequence[Sample], dataset: str) -> None:
+    """:class:`TrainError` unless there are at least :data:`MIN_IMAGES` images to split into train and test."""
+    if len(samples) < MIN_IMAGES:
+        raise TrainError(
+            f"{dataset}: {len(samples)} image(s) are too few to train and test; need at least {MIN_IMAGES}"
+        )
