@@ -47,7 +47,7 @@ def main() -> int:
     ap.add_argument("--per-photo", action="store_true", help="also print each photo's clean score and changes")
     args = ap.parse_args()
 
-    from loda_desktop.engine import model_search_dirs, resolve_model
+    from loda_desktop.model_store import model_search_dirs, resolve_model
     from loda_desktop.scan import scan_many
     from model.scorer import torch_scorer_from_profile
 

@@ -129,7 +129,7 @@ def main() -> int:
             torch.manual_seed(0)
             net = create_model(name, pretrained=False).eval()
         else:
-            from loda_desktop.engine import model_search_dirs, resolve_model
+            from loda_desktop.model_store import model_search_dirs, resolve_model
             from model.profiles import load_model
 
             net = load_model(resolve_model(name), search_dirs=model_search_dirs())

@@ -9,6 +9,8 @@ the process loses at most the batch being computed. Plain data in, plain data ou
 
 The engine builds its scorer lazily, in the thread that first scores; that thread owns it (the window's single
 inference thread). A :class:`Catalog` connection is opened per call, in the calling thread.
+
+Scoring only: which model a setting names, where its weights are and its ONNX export are :mod:`.model_store`'s.
 """
 
 from __future__ import annotations
@@ -21,11 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from model.profiles import Profile, ProfileError, config_profile, find_profiles, resolve_profile
-
+from . import model_store
 from .catalog import Catalog, path_key
 from .export import ExportRow, rank_rows, rows_from_records
-from .paths import cache_dir, models_dir
+from .model_store import AUTO_ONNX_ENV, cached_onnx_export, model_search_dirs, resolve_model, untrained_notice
 from .scan import ScanError, scan_many
 from .settings import Settings
 
@@ -34,149 +35,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "default"
-DEFAULT_PROFILE_NAME = "loda-default"  # the bundled offline model (loda_lite, docs/default-model.md)
-PAPER_CONFIG = "loda_vit_base_r50"  # preferred as the default once trained and its backbone weights are here
-FALLBACK_CONFIG = "loda_tiny"  # random weights: what runs when no trained model is installed at all
-BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "assets" / "models"
 BACKENDS = ("auto", "torch", "onnx")
-AUTO_ONNX_ENV = "LODA_AUTO_ONNX"  # "0": backend auto always uses torch (the tests set it; a user may too)
-ONNX_CACHE_VERSION = 1  # bump when the export changes what it writes
-# Backend auto exports no bigger model: the default model (25 MB) runs 1.9x as fast with ONNX Runtime, the
-# paper's loda_vit_base_r50 (a 458 MB export, about 47 s to make) only 1.06-1.08x (docs/performance.md).
-AUTO_ONNX_MAX_BYTES = 100 * 2**20
-BUNDLED_ENV = "LODA_BUNDLED_MODELS"  # another folder of bundled profiles (a packaged app, or tests: an empty one)
-
-
-def bundled_models_dir() -> Path:
-    """The folder of profiles that ship with the app (``assets/models``, or ``$LODA_BUNDLED_MODELS``)."""
-    return Path(os.environ.get(BUNDLED_ENV) or BUNDLED_MODELS)
 
 
 class EngineError(Exception):
     """A problem with the engine's settings or model that the user can fix; the message says how."""
-
-
-def model_search_dirs() -> list[Path]:
-    """Where model profiles and backbone weights are looked for: the user's models folder, then the bundled ones."""
-    return [models_dir(), bundled_models_dir()]
-
-
-def resolve_model(spec: str | None = None) -> Profile:
-    """The profile for a model setting: ``default`` (or empty), a profile name, a profile file or a config name.
-
-    ``default`` is, in order: the newest trained profile of the paper's ``loda_vit_base_r50`` whose backbone
-    weights are on this machine (e.g. one ``loda train`` wrote on KonIQ-10k, copied into the models folder); the
-    profile named ``loda-default`` (the bundled offline model); the untrained ``loda_tiny``.
-    """
-    dirs = model_search_dirs()
-    if not spec or spec == DEFAULT_MODEL:
-        profiles = find_profiles(dirs)
-        paper = [p for p in profiles if p.config.name == PAPER_CONFIG and p.trained and runnable(p, dirs)]
-        if paper:
-            return max(paper, key=lambda p: str(p.metadata.get("created") or ""))
-        for profile in profiles:
-            if profile.name == DEFAULT_PROFILE_NAME:
-                return profile
-        return config_profile(FALLBACK_CONFIG)
-    if str(spec).lower().endswith(".onnx"):  # an exported model: its profile is inside, profile.path is the file
-        from model.onnx_scorer import read_onnx_profile
-
-        return read_onnx_profile(spec)
-    return resolve_profile(spec, dirs)
-
-
-def runnable(profile: Profile, dirs: Sequence[Path] | None = None) -> bool:
-    """Whether ``profile`` can be built offline: backbones inside it or in the full parent it was fine-tuned
-    from, or their weights found on this machine (``dirs``: the models folders by default). Never downloads."""
-    dirs = model_search_dirs() if dirs is None else list(dirs)
-    if profile.kind == "full" or (profile.path is not None and profile.path.suffix.lower() == ".onnx"):
-        return True
-    from model.profiles import backbone_parent
-
-    try:
-        if backbone_parent(profile, dirs) is not None:
-            return True
-    except ProfileError:
-        return False
-    from model.backbones import backbone_weight_files
-
-    return None not in backbone_weight_files(profile.config, dirs)
-
-
-def export_size_estimate(profile: Profile) -> int:
-    """Bytes an ONNX export of ``profile`` (a profile file) will take: its float32 weights, from the files on disk.
-
-    A full profile holds every weight; an adapter profile adds its two backbones' weight files.
-    """
-    if profile.path is None:
-        raise ValueError(f"'{profile.name}' is a config, not a profile file")
-    size = profile.path.stat().st_size
-    if profile.kind != "full":
-        from model.backbones import backbone_weight_files
-        from model.profiles import backbone_parent
-
-        parent = backbone_parent(profile, model_search_dirs())
-        if parent is not None and parent.path is not None:
-            return size + parent.path.stat().st_size
-        files = backbone_weight_files(profile.config, model_search_dirs())
-        size += sum(p.stat().st_size for p in files if p is not None)
-    return size
-
-
-def cached_onnx_export(profile: Profile, max_bytes: int | None = None) -> Path | None:
-    """The ONNX export of ``profile`` (a profile file) in the user cache; exported on first use (a few seconds).
-
-    With ``max_bytes``, a profile whose export would be larger (:func:`export_size_estimate`) is not exported
-    and None is returned.
-
-    The file name carries a digest of the profile file (path, size, modification time) and of the exporting
-    library versions, so a changed profile or a new torch/timm gets a fresh export; older exports of the same
-    profile name are removed when a new one is written.
-    """
-    import hashlib
-    from importlib.metadata import version
-
-    if profile.path is None:
-        raise ValueError(f"'{profile.name}' is a config, not a profile file")
-    stat = profile.path.stat()
-    ident = f"{profile.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{profile.key}|{version('torch')}"
-    ident += f"|{version('timm')}|{ONNX_CACHE_VERSION}"  # package metadata: importing timm costs 2 s
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in profile.name)[:60] or "model"
-    folder = cache_dir() / "onnx"
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"{safe}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.onnx"
-    if out.is_file():
-        return out
-    if max_bytes is not None and (size := export_size_estimate(profile)) > max_bytes:
-        log.info(
-            "not exporting %s for ONNX Runtime: %.0f MB of weights (more than %.0f MB); scoring with torch",
-            profile.name,
-            size / 2**20,
-            max_bytes / 2**20,
-        )
-        return None
-    from model.onnx_export import export_onnx
-    from model.profiles import load_model
-
-    started = time.perf_counter()
-    model = load_model(profile, search_dirs=model_search_dirs())
-    export_onnx(model, profile, out)
-    log.info("exported %s for ONNX Runtime in %.1f s: %s", profile.name, time.perf_counter() - started, out)
-    for old in folder.glob(f"{safe}-*.onnx"):
-        if old != out:
-            old.unlink(missing_ok=True)
-    return out
-
-
-def untrained_notice(profile: Profile) -> str | None:
-    """A plain warning when the active model was never trained, else None."""
-    if profile.trained:
-        return None
-    return (
-        f"The active model '{profile.name}' is UNTRAINED (random weights): its scores do not measure image quality."
-        " Install or train a model profile (see `loda models`)."
-    )
 
 
 @dataclass(frozen=True)
@@ -314,7 +177,7 @@ class Engine:
 
         On a CPU ONNX Runtime runs the default model 1.9x as fast as torch and gives the same scores (the export is
         checked against torch), so the catalog key stays the profile's. Only profile files are exported (a bare
-        config has random weights that change every load), and only up to :data:`AUTO_ONNX_MAX_BYTES` of
+        config has random weights that change every load), and only up to :data:`.model_store.AUTO_ONNX_MAX_BYTES` of
         weights; the export is made once per profile file and reused until that file changes. Any failure falls
         back to torch.
         """
@@ -335,7 +198,8 @@ class Engine:
             raise EngineError(str(exc)) from None
         started = time.perf_counter()
         try:
-            onnx_path = cached_onnx_export(self.profile, max_bytes=AUTO_ONNX_MAX_BYTES)
+            # the limit read from its module at each call, so that a test (or an embedder) can lower it there
+            onnx_path = cached_onnx_export(self.profile, max_bytes=model_store.AUTO_ONNX_MAX_BYTES)
             if onnx_path is None:
                 return None
             from model.onnx_scorer import OnnxScorer
@@ -474,16 +338,4 @@ class Engine:
         return rank_rows(rows)
 
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "Engine",
-    "EngineError",
-    "PhotoResult",
-    "ProfileError",
-    "ScoreSummary",
-    "check_model",
-    "model_search_dirs",
-    "resolve_model",
-    "runnable",
-    "untrained_notice",
-]
+__all__ = ["BACKENDS", "Engine", "EngineError", "PhotoResult", "ScoreSummary", "check_model"]

@@ -15,9 +15,15 @@ from trainer.errors import USER_ERRORS as TRAINER_ERRORS
 from .catalog import CatalogError
 from .engine import EngineError
 
-__all__ = ["USER_ERRORS"]
+__all__ = ["USER_ERRORS", "CommandError"]
+
+
+class CommandError(Exception):
+    """Bad input to a ``loda`` command that no library call catches first (a file name, a flag combination)."""
+
 
 USER_ERRORS: tuple[type[Exception], ...] = (
+    CommandError,
     EngineError,
     ProfileError,
     ConfigError,

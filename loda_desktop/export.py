@@ -7,8 +7,9 @@ Columns (:data:`CSV_COLUMNS`): path, score, spread, rank, rating, flag, label, m
   sorted by path.
 - :func:`write_csv` and :func:`write_json` write atomically (temporary file in the same directory, then
   ``os.replace``): if anything fails, the temporary file is removed and an existing output is untouched.
-- CSV: UTF-8, line endings from the csv module (``\\r\\n``, RFC 4180), floats with 6 decimals, empty cells
-  for missing values. JSON: a list of objects with the same keys, full-precision floats, ``null`` for missing.
+- CSV (:func:`write_csv`; :func:`write_csv_stream` to an open stream, same cells): UTF-8, line endings from the
+  csv module (``\\r\\n``, RFC 4180), floats with 6 decimals, empty cells for missing values.
+  JSON: a list of objects with the same keys, full-precision floats, ``null`` for missing.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from loda_desktop.catalog import PhotoRecord, ScoreRecord
 from loda_desktop.paths import atomic_write
 
 CSV_COLUMNS = ["path", "score", "spread", "rank", "rating", "flag", "label", "model", "status", "error"]
 
-__all__ = ["CSV_COLUMNS", "ExportRow", "rank_rows", "rows_from_records", "write_csv", "write_json"]
+__all__ = ["CSV_COLUMNS", "ExportRow", "rank_rows", "rows_from_records", "write_csv", "write_csv_stream", "write_json"]
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,20 @@ def _csv_cell(value: Any) -> str:
     return str(value)
 
 
+def write_csv_stream(rows: Iterable[ExportRow], stream: TextIO) -> None:
+    """Write ``rows`` (in the given order) as CSV with a header to an open text stream (``loda score --csv -``:
+    standard output); the one formatter behind :func:`write_csv` too."""
+    writer = csv.writer(stream)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(getattr(row, c)) for c in CSV_COLUMNS])
+
+
 def write_csv(rows: Iterable[ExportRow], out_path: str | os.PathLike[str]) -> Path:
     """Write ``rows`` (in the given order) as CSV with a header, atomically; returns the path written."""
     out = Path(out_path)
     with atomic_write(out, encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS)
-        for row in rows:
-            writer.writerow([_csv_cell(getattr(row, c)) for c in CSV_COLUMNS])
+        write_csv_stream(rows, f)
     return out
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "SETTINGS_VERSION",
     "Settings",
     "load_settings",
+    "load_settings_reporting",
     "save_settings",
     "validate_field",
 ]
@@ -180,6 +181,23 @@ def load_settings(path: str | Path | None = None) -> Settings:
         _backup_corrupt(path, f"expected a JSON object, found {type(data).__name__}")
         return Settings()
     return Settings.from_dict(data)
+
+
+def load_settings_reporting(path: str | Path | None = None) -> tuple[Settings, list[str]]:
+    """:func:`load_settings`, and what was wrong with the file (a bad value, a damaged file kept as .bak): the
+    warnings it logged, for the window to show."""
+    problems: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            problems.append(record.getMessage())
+
+    handler = Collect(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        return load_settings(path), problems
+    finally:
+        logger.removeHandler(handler)
 
 
 def save_settings(settings: Settings, path: str | Path | None = None) -> Path:

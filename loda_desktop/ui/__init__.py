@@ -1,8 +1,10 @@
 """The window (PySide6). The only package of ``loda_desktop`` that imports Qt.
 
 Public front: :func:`main` (the ``loda-desktop`` command) and :class:`MainWindow`. Everything else here is
-private to the window: item models (``models``), background workers (``workers``), the grid delegate, the
-loupe and the settings dialog. Importing the package loads QtCore only, to apply :mod:`._compat` (a shorter
+private to the window, which composes it: the action table (``actions``: menus, keys, keyboard reference), the
+views (``views``, ``loupe``, ``delegates``), the toolbar, status bar and model banner, the commands that change
+photos (``photo_commands``), item models (``models``), background work (``workers``, ``loaders``, ``threads``)
+and the dialogs. Importing the package loads QtCore only, to apply :mod:`._compat` (a shorter
 GIL switch interval) before any other Qt call.
 """
 

@@ -53,7 +53,7 @@ from trainer.finetune import (
     samples_from_ratings,
 )
 
-from . import workers
+from . import threads
 from .workers import format_duration
 
 __all__ = ["FinetuneDialog", "FinetuneWorker", "LivePlot"]
@@ -169,10 +169,11 @@ class FinetuneWorker(QObject):
     def run(self) -> None:
         from loda_desktop.errors import USER_ERRORS
 
-        from ..engine import EngineError, check_model, model_search_dirs, resolve_model
+        from ..engine import EngineError, check_model
+        from ..model_store import model_search_dirs, resolve_model
         from ..ratings import capture_times
 
-        workers.lower_thread_priority()
+        threads.lower_thread_priority()
         try:
             from trainer.finetune import finetune
 
@@ -254,6 +255,11 @@ class FinetuneDialog(QDialog):
         self.samples = samples_from_ratings(rated, self.mapping)
         self.unmet = minimums_message(self.samples, self.cfg.min_rated, self.cfg.min_distinct, self.mapping)
 
+        self._build()
+        self.info.setText(self.unmet or self._introduction())
+        self._set_state("unmet" if self.unmet else "ready")
+
+    def _build(self) -> None:
         self.info = QLabel(self)
         self.info.setWordWrap(True)
         self.name_edit = QLineEdit(time.strftime("my-taste-%Y%m%d-%H%M"), self)
@@ -300,18 +306,14 @@ class FinetuneDialog(QDialog):
         layout.addWidget(self.outcome)
         layout.addWidget(buttons)
 
+    def _introduction(self) -> str:
         counts = ", ".join(f"{k}★ {v}" for k, v in rating_counts(self.samples).items())
-        base_name = _display_name(base)
-        if self.unmet:
-            self.info.setText(self.unmet)
-        else:
-            self.info.setText(
-                f"Teach {base_name} your taste from {len(self.samples)} rated photos ({counts}). About a quarter is"
-                " held out, whole scenes at a time (frames shot seconds apart or looking alike stay together), to"
-                " measure how well the model ranks photos it did not train on, before and after. Training runs in the"
-                " background: you can keep culling."
-            )
-        self._set_state("unmet" if self.unmet else "ready")
+        return (
+            f"Teach {_display_name(self.base)} your taste from {len(self.samples)} rated photos ({counts}). About a"
+            " quarter is held out, whole scenes at a time (frames shot seconds apart or looking alike stay"
+            " together), to measure how well the model ranks photos it did not train on, before and after."
+            " Training runs in the background: you can keep culling."
+        )
 
     # -- state --------------------------------------------------------------------------------------------------
     def _set_state(self, state: str) -> None:
@@ -353,7 +355,7 @@ class FinetuneDialog(QDialog):
         self.plot.clear()
         self.thread = QThread()
         self.thread.setObjectName("loda-finetune")
-        workers._THREADS.add(self.thread)
+        threads.track_thread(self.thread)
         source = {"source": "catalog", "folders": list(self.roots)}
         self.worker = FinetuneWorker(
             self.base, list(self.samples), out, name, self.cfg, source, self.settings, self.catalog_path
@@ -490,9 +492,9 @@ class FinetuneDialog(QDialog):
 
     def discard(self) -> None:
         if self.result_info is not None and self.result_info.path.exists():
-            from send2trash import send2trash
+            from ..model_store import trash_profile
 
-            send2trash(str(self.result_info.path))
+            trash_profile(self.result_info.path)
         self.result_info = None
         self.status_changed.emit("")
         self._set_state("discarded")
@@ -513,7 +515,7 @@ class FinetuneDialog(QDialog):
 
 def _display_name(model: str) -> str:
     """The name of the profile a model setting stands for ("default" → "loda-default"), for the dialog's text."""
-    from ..engine import resolve_model
+    from ..model_store import resolve_model
 
     try:
         return resolve_model(model).name

@@ -36,12 +36,12 @@ __all__ = ["SettingsDialog", "model_choices"]
 
 def model_choices(*, advanced: bool = False) -> list[tuple[str, str]]:
     """(value, description) of the models to offer: ``default`` and every profile that can run on this machine
-    offline (:func:`~loda_desktop.engine.runnable`: backbones inside it, in its parent or as files here).
+    offline (:func:`~loda_desktop.model_store.runnable`: backbones inside it, in its parent or as files here).
 
     ``advanced`` adds the developer items: bare configs (an untrained adapter) and profiles whose weights are
     missing, marked so. Nothing here downloads anything.
     """
-    from loda_desktop.engine import DEFAULT_MODEL, model_search_dirs, runnable
+    from loda_desktop.model_store import DEFAULT_MODEL, model_search_dirs, runnable
     from model.configs import get_config, list_configs
     from model.profiles import find_profiles
 

@@ -1,4 +1,4 @@
-"""The shipped offline default model (issue 6): loads with no network and no extra package, and ranks damage."""
+"""The shipped offline default model: loads with no network and no extra package, and ranks damage."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from loda_desktop.engine import BUNDLED_MODELS, DEFAULT_PROFILE_NAME, resolve_model
+from loda_desktop.model_store import BUNDLED_MODELS, DEFAULT_PROFILE_NAME, resolve_model
 
 SHIPPED = BUNDLED_MODELS / f"{DEFAULT_PROFILE_NAME}.safetensors"
 DEMO = sorted((Path(__file__).resolve().parents[2] / "assets" / "demo").glob("*.jpg"))

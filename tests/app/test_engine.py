@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from loda_desktop.catalog import Catalog
-from loda_desktop.engine import Engine, EngineError, resolve_model
+from loda_desktop.engine import Engine, EngineError
+from loda_desktop.model_store import resolve_model
 from loda_desktop.settings import Settings
 from model.profiles import Profile
 
@@ -104,29 +105,6 @@ def test_bad_settings_are_engine_errors(shoot):
         Engine.scan(["/definitely/not/here"])
 
 
-def test_the_default_is_the_bundled_profile_then_a_trained_paper_model_once_its_weights_are_here(tmp_path, monkeypatch):
-    from loda_desktop.paths import models_dir
-    from model import create_model, get_config
-    from model.profiles import build_metadata, save_model, save_profile
-
-    bundled = tmp_path / "bundled"
-    tiny = create_model(get_config("loda_tiny"), pretrained=False)
-    save_model(tiny, bundled / "loda-default.safetensors", name="loda-default", trained_on={"dataset": "x"})
-    monkeypatch.setenv("LODA_BUNDLED_MODELS", str(bundled))
-    assert resolve_model("default").name == "loda-default"
-
-    # a trained adapter of the paper's model: the default only once both backbones' weights are on this machine
-    paper = get_config("loda_vit_base_r50")
-    meta = build_metadata(paper, name="my-koniq", trained_on={"dataset": "koniq10k"})
-    save_profile(models_dir() / "my-koniq.safetensors", {"head.bias": np.zeros(1, np.float32)}, meta)
-    assert resolve_model("default").name == "loda-default"
-    (models_dir() / f"{paper.vit}.safetensors").write_bytes(b"weights")
-    assert resolve_model("default").name == "loda-default"
-    (models_dir() / f"{paper.cnn}.safetensors").write_bytes(b"weights")
-    assert resolve_model("default").name == "my-koniq"
-    assert resolve_model("loda-default").name == "loda-default"  # still selectable by name
-
-
 @pytest.fixture
 def tiny_profile(tmp_path):
     """A loda_tiny profile file (random weights, fixed seed), as a trained profile would be."""
@@ -194,19 +172,19 @@ def test_auto_backend_falls_back_to_torch(shoot, tiny_profile, caplog, monkeypat
 
 @pytest.mark.auto_onnx
 def test_auto_backend_leaves_big_models_to_torch(tiny_profile, caplog, monkeypatch):
-    import loda_desktop.engine as engine_mod
+    from loda_desktop import model_store
     from loda_desktop.paths import cache_dir, models_dir
 
     profile = resolve_model(str(tiny_profile))
     alone = tiny_profile.stat().st_size
-    assert profile.kind == "full" and engine_mod.export_size_estimate(profile) == alone  # every weight inside
+    assert profile.kind == "full" and model_store.export_size_estimate(profile) == alone  # every weight inside
     models_dir().mkdir(parents=True, exist_ok=True)
     (models_dir() / f"{profile.config.cnn}.safetensors").write_bytes(b"\0" * 12345)  # as a user places them
-    assert engine_mod.export_size_estimate(profile) == alone
+    assert model_store.export_size_estimate(profile) == alone
     adapter = Profile({**profile.metadata, "kind": "adapter"}, tiny_profile)  # adds its backbones' files
-    assert engine_mod.export_size_estimate(adapter) == alone + 12345
+    assert model_store.export_size_estimate(adapter) == alone + 12345
 
-    monkeypatch.setattr(engine_mod, "AUTO_ONNX_MAX_BYTES", alone - 1)  # now a byte too big
+    monkeypatch.setattr(model_store, "AUTO_ONNX_MAX_BYTES", alone - 1)  # now a byte too big
     with caplog.at_level("INFO"):
         assert Engine(fast_settings(model=str(tiny_profile), backend="auto", device="cpu")).scorer.backend == "torch"
     assert "not exporting tiny-shoot" in caplog.text and not list((cache_dir() / "onnx").glob("*.onnx"))

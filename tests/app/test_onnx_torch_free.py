@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from loda_desktop.cli import main
-from loda_desktop.engine import Engine, EngineError, resolve_model
+from loda_desktop.engine import Engine, EngineError
+from loda_desktop.model_store import resolve_model
 from loda_desktop.settings import Settings
 
 from .badfiles import photo

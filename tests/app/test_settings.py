@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from loda_desktop import paths
-from loda_desktop.settings import Settings, load_settings, save_settings, validate_field
+from loda_desktop.settings import Settings, load_settings, load_settings_reporting, save_settings, validate_field
 
 CORE_MODULES = [
     "loda_desktop.paths",
@@ -211,3 +211,13 @@ def test_version_1_files_move_from_the_old_default_backend_to_auto(old, new):
     paths.settings_path().write_text(json.dumps({"version": 1, "backend": old, "crops": 9}))
     s = load_settings()
     assert (s.version, s.backend, s.crops) == (2, new, 9)
+
+
+def test_load_settings_reporting_says_what_was_wrong(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text("{not json", encoding="utf-8")
+    settings, problems = load_settings_reporting(path)
+    assert settings == Settings()
+    assert len(problems) == 1 and "invalid JSON" in problems[0]
+    path.write_text(json.dumps(Settings(crops=4).to_dict()), encoding="utf-8")
+    assert load_settings_reporting(path) == (Settings(crops=4), [])

@@ -10,3 +10,15 @@ def write(path: Path, content: bytes = b"photo") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     return path
+
+
+def read_export_csv(path: Path | str) -> list[dict[str, str]]:
+    """The rows of a CSV the app exported, after checking its header is the export's."""
+    import csv
+
+    from loda_desktop.export import CSV_COLUMNS
+
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == CSV_COLUMNS
+        return list(reader)

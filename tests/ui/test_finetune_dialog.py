@@ -43,7 +43,8 @@ def window(qtbot, rated):
 
 
 def test_rate_finetune_accept_rescores_with_the_new_profile(qtbot, window):
-    assert window.finetune_action in window.menuBar().actions()[-1].menu().actions()
+    scoring_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Scoring")
+    assert window.finetune_action in scoring_menu.actions()
     dialog = window.show_finetune(config=FinetuneConfig(**FAST))
     assert not dialog.unmet and "40 rated photos" in dialog.info.text()
     dialog.name_edit.setText("my-taste")

@@ -4,7 +4,6 @@ photos, undo (also after a restart), export; pause, cancel, bad files, settings,
 
 from __future__ import annotations
 
-import csv
 import os
 import sqlite3
 
@@ -16,11 +15,11 @@ from PySide6.QtWidgets import QMessageBox
 
 from loda_desktop.catalog import Catalog
 from loda_desktop.cli import main as cli_main
-from loda_desktop.export import CSV_COLUMNS
 from loda_desktop.scan import REJECT_DIR
 from loda_desktop.settings import load_settings
 from loda_desktop.ui.main_window import MainWindow
 from loda_desktop.ui.models import Column, PhotoItem
+from tests.helpers.files import read_export_csv as read_csv
 
 from ..app.badfiles import make_shoot, photo
 from .conftest import SCORE_TIMEOUT_MS, drop, fast_settings
@@ -65,13 +64,6 @@ def key(window, k, modifier=Qt.KeyboardModifier.NoModifier):
     view = window.current_view()
     view.setFocus()
     QTest.keyClick(view, k, modifier)
-
-
-def read_csv(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        assert reader.fieldnames == CSV_COLUMNS
-        return list(reader)
 
 
 @pytest.fixture

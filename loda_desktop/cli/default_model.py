@@ -1,11 +1,28 @@
-"""``loda make-pool``, ``loda make-synthetic`` and ``loda pretrain-vit``: the offline default model's data and
-its project-pretrained ViT (docs/default-model.md)."""
+"""The offline default model's pipeline (docs/default-model.md), one command a step: ``loda make-pool`` (pristine
+reference photos), ``make-synthetic`` (their damaged copies, labelled), ``pretrain-vit`` (the project's own ViT),
+``eval-synthetic`` (how well a trained model ranks them) and ``make-default`` (the self-contained bundled profile).
+``loda train`` sits between pretrain-vit and eval-synthetic (:mod:`trainer.cli`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+
+def _follow(bar: tqdm) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` callback that moves a tqdm bar."""
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return progress
 
 
 def cmd_make_pool(args: argparse.Namespace) -> int:
@@ -31,11 +48,6 @@ def cmd_make_synthetic(args: argparse.Namespace) -> int:
     from trainer.synthetic import make_synthetic
 
     bar = tqdm(unit="reference", disable=None, file=sys.stderr)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
     try:
         out = make_synthetic(
             args.src_dir,
@@ -47,7 +59,7 @@ def cmd_make_synthetic(args: argparse.Namespace) -> int:
             resume=args.resume,
             references=args.with_references,
             reference_weight=args.reference_weight,
-            progress=progress,
+            progress=_follow(bar),
         )
     finally:
         bar.close()
@@ -90,58 +102,30 @@ def cmd_pretrain_vit(args: argparse.Namespace) -> int:
 def cmd_eval_synthetic(args: argparse.Namespace) -> int:
     import json
 
+    from tqdm import tqdm
+
     from trainer.synthetic import SyntheticError, evaluate_predictions
+
+    from ..synthetic_eval import score_synthetic_table
 
     predictions, scored_with = args.predictions, None
     if predictions is not None and args.held_out:
         raise SyntheticError("--held-out picks the images to score with --model; leave PREDICTIONS out")
     if predictions is None:  # score the table's images with a model first
         held_out = (args.train_fraction, args.seed) if args.held_out else None
-        predictions, model_name = _score_table(args.csv, args.model, args.crops, held_out)
+        bar = tqdm(disable=None, file=sys.stderr)
+        try:
+            predictions, model_name = score_synthetic_table(
+                args.csv, args.model, args.crops, held_out, progress=_follow(bar)
+            )
+        finally:
+            bar.close()
         scored_with = {"model": model_name, "crops": args.crops}
     report = evaluate_predictions(args.csv, predictions)
     if scored_with is not None:  # the crop count moves the numbers: the report says which it used
         report["scored_with"] = scored_with
     print(json.dumps(report, indent=2))
     return 0
-
-
-def _score_table(table: Path, model: str, crops: int, held_out: tuple[float, int] | None = None) -> tuple[Path, str]:
-    """Score the images of a synthetic table with ``model``: all of them, or with ``held_out`` = (train
-    fraction, seed) only the photos ``loda train`` holds out with those settings. The predictions CSV goes next to
-    the table; returns it and the model's name."""
-    import csv
-
-    from tqdm import tqdm
-
-    from trainer.datasets import read_csv_table
-    from trainer.splits import train_test_split
-    from trainer.synthetic import SyntheticError
-
-    from .engine import Engine
-    from .settings import Settings
-
-    samples = read_csv_table(table)
-    tag = ""
-    if held_out is not None:
-        fraction, seed = held_out
-        try:
-            _, test = train_test_split(samples, fraction, seed)
-        except ValueError as e:
-            raise SyntheticError(f"{table}: cannot split it: {e}") from None
-        samples = [samples[i] for i in test]
-        tag = f"-heldout-seed{seed}"
-    engine = Engine(Settings(model=model, crops=crops, device="cpu"))  # the app's scorer: backend auto
-    profile, scorer = engine.profile, engine.scorer
-    out = table.with_name(f"predictions-{profile.name}-{crops}crops{tag}.csv")
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["path", "group", "target", "prediction"])
-        for k, result in tqdm(scorer.iter_scores([s.path for s in samples]), total=len(samples), disable=None):
-            if not result.ok:
-                raise SyntheticError(f"cannot score {samples[k].path}: {result.error}")
-            writer.writerow([str(samples[k].path), samples[k].group or "", samples[k].score, f"{result.score:.6f}"])
-    return out, profile.name
 
 
 def cmd_make_default(args: argparse.Namespace) -> int:
@@ -152,7 +136,7 @@ def cmd_make_default(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_synthetic_parsers(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "make-pool",
         help="collect pristine reference photos (files, folders, Qt .rcc bundles), downscaled, as PNG",

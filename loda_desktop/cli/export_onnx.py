@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT_OPSET = 17  # model.onnx_export.DEFAULT_OPSET, repeated so the parser needs no torch
+from model.constants import DEFAULT_OPSET
 
 
-def add_export_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "export-onnx",
         help="export a model to ONNX for the ONNX Runtime backend (scoring without torch)",
@@ -43,9 +43,9 @@ def add_export_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
 
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
-    from .cli import CommandError
-    from .engine import model_search_dirs, resolve_model, untrained_notice
-    from .settings import load_settings
+    from ..errors import CommandError
+    from ..model_store import model_search_dirs, resolve_model, untrained_notice
+    from ..settings import load_settings
 
     out = Path(args.out)
     if out.suffix.lower() != ".onnx":

@@ -1,4 +1,4 @@
-"""``loda profiles {list,rename,delete,activate,rollback}``: manage model profiles (see :mod:`.profiles_admin`)."""
+"""``loda profiles {list,rename,delete,activate,rollback}``: manage model profiles (:mod:`loda_desktop.model_store`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
-    from . import profiles_admin as admin
+    from .. import model_store as admin
 
     if args.action == "list":
         for p in admin.list_profiles():
@@ -27,7 +27,7 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_profiles_parser(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("profiles", help="list, rename, delete, activate or roll back model profiles")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True

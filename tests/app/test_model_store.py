@@ -1,15 +1,39 @@
-"""Profile management: list, rename, delete to the trash, activate, roll back (functions and `loda profiles`)."""
+"""The model store: which model a setting names (the default's order), and profile management: list, rename,
+delete to the trash, activate, roll back (functions and `loda profiles`)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from loda_desktop import profiles_admin as admin
+from loda_desktop import model_store as admin
 from loda_desktop.cli import main
+from loda_desktop.model_store import resolve_model
 from loda_desktop.paths import models_dir
-from loda_desktop.settings import load_settings
+from loda_desktop.settings import Settings, load_settings
 from model import create_model, get_config
 from model.profiles import config_profile, load_model, read_profile, save_model
+
+
+def test_the_default_is_the_bundled_profile_then_a_trained_paper_model_once_its_weights_are_here(tmp_path, monkeypatch):
+    from model.profiles import build_metadata, save_profile
+
+    bundled = tmp_path / "bundled"
+    tiny = create_model(get_config("loda_tiny"), pretrained=False)
+    save_model(tiny, bundled / "loda-default.safetensors", name="loda-default", trained_on={"dataset": "x"})
+    monkeypatch.setenv("LODA_BUNDLED_MODELS", str(bundled))
+    assert resolve_model("default").name == "loda-default"
+
+    # a trained adapter of the paper's model: the default only once both backbones' weights are on this machine
+    paper = get_config("loda_vit_base_r50")
+    meta = build_metadata(paper, name="my-koniq", trained_on={"dataset": "koniq10k"})
+    save_profile(models_dir() / "my-koniq.safetensors", {"head.bias": np.zeros(1, np.float32)}, meta)
+    assert resolve_model("default").name == "loda-default"
+    (models_dir() / f"{paper.vit}.safetensors").write_bytes(b"weights")
+    assert resolve_model("default").name == "loda-default"
+    (models_dir() / f"{paper.cnn}.safetensors").write_bytes(b"weights")
+    assert resolve_model("default").name == "my-koniq"
+    assert resolve_model("loda-default").name == "loda-default"  # still selectable by name
 
 
 @pytest.fixture
@@ -90,3 +114,13 @@ def test_cli(family, capsys):
     assert main(["profiles", "delete", "kid"]) == 0
     assert main(["profiles", "delete", "loda_tiny"]) == 1
     assert "profiles: error: 'loda_tiny' is a built-in config" in capsys.readouterr().err
+
+
+def test_the_active_model_is_saved_in_one_place(family, tmp_path):
+    with pytest.raises(admin.ProfileAdminError, match="unknown model"):
+        admin.activate("nothing-by-this-name")
+    assert load_settings().model == "child"  # nothing saved
+    saved = admin.save_active_model("base", Settings(crops=7))  # the window's own settings, model replaced
+    assert saved.model == "base" and saved.crops == 7 and load_settings() == saved
+    admin.trash_profile(family[1])  # a discarded fine-tune: the file goes, nothing else changes
+    assert not family[1].exists() and load_settings() == saved

@@ -6,15 +6,8 @@ import pytest
 from loda_desktop import engine as engine_module
 from loda_desktop.cli import main
 from loda_desktop.export import CSV_COLUMNS
-
-from .badfiles import make_shoot, photo
-
-
-def read_csv(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        assert reader.fieldnames == CSV_COLUMNS
-        return list(reader)
+from tests.app.badfiles import make_shoot, photo
+from tests.helpers.files import read_export_csv as read_csv
 
 
 @pytest.fixture
@@ -121,3 +114,58 @@ def test_bad_arguments_are_one_line_errors(argv, message, capsys, tmp_path, monk
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_stdout_csv_is_the_file_csv(tmp_path, capsys):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    photo(folder / "x.jpg")
+    (folder / "empty.jpg").write_bytes(b"")
+    out = tmp_path / "r.csv"
+    assert main(["score", str(folder), "--csv", str(out), "--crops", "2"]) == 0
+    capsys.readouterr()
+    assert main(["score", str(folder), "--csv", "-", "--crops", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines() == out.read_text(encoding="utf-8").splitlines()
+    rows = {r["path"]: r for r in csv.DictReader(printed.splitlines())}
+    assert len(rows[str(folder / "x.jpg")]["score"].split(".")[1]) == 6  # six decimals, as in files
+    assert rows[str(folder / "empty.jpg")]["score"] == ""  # no score: an empty cell, never "nan" or "None"
+
+
+def _garbage(path):
+    path.write_bytes(bytes(range(256)) * 40)
+
+
+def _future_version(path):
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    conn.close()
+
+
+def _damaged_pages(path):
+    """A catalog whose header reads fine but whose tables are overwritten: SQLite finds out mid-query."""
+    from loda_desktop.catalog import Catalog
+
+    Catalog(path).close()
+    data = bytearray(path.read_bytes())
+    assert len(data) > 4096
+    data[4096:] = b"\xab" * (len(data) - 4096)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_garbage, _future_version, _damaged_pages])
+def test_a_damaged_catalog_is_a_one_line_error(damage, tmp_path, capsys):
+    from loda_desktop.paths import catalog_path
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    photo(folder / "x.jpg")
+    catalog_path().parent.mkdir(parents=True, exist_ok=True)
+    damage(catalog_path())
+    assert main(["score", str(folder), "--crops", "2"]) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("loda score:")]
+    assert len(lines) == 1 and lines[0].startswith("loda score: error: ") and str(catalog_path()) in lines[0]
+    assert "Traceback" not in err

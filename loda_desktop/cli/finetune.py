@@ -12,6 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trainer.finetune import FinetuneConfig, Rated
 
 
 def _flag_value(text: str) -> int | None:
@@ -33,48 +37,27 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
     from trainer.finetune import (
         FinetuneCancelled,
-        FinetuneConfig,
         FinetuneProgress,
         RatingMap,
         check_minimums,
         check_name,
         finetune,
-        read_ratings_csv,
         samples_from_ratings,
     )
 
-    from .engine import EngineError, check_model, model_search_dirs, resolve_model
-    from .paths import models_dir
-    from .ratings import capture_times, ratings_from_catalog
-    from .settings import load_settings, save_settings
+    from ..engine import EngineError, check_model
+    from ..model_store import activate, model_search_dirs, resolve_model
+    from ..paths import models_dir
+    from ..ratings import capture_times
+    from ..settings import load_settings
 
     name = check_name(args.out)
     settings = load_settings()
     base = resolve_model(args.base or settings.model)
-    if args.ratings:
-        rated = read_ratings_csv(args.ratings)
-        source = {"source": "csv", "ratings_file": str(Path(args.ratings).resolve())}
-    else:
-        rated = ratings_from_catalog(args.folder)
-        source = {"source": "catalog", "folders": [str(Path(f).resolve()) for f in args.folder]}
+    rated, source = _read_ratings(args)
     mapping = RatingMap(pick=args.pick_as, reject=args.reject_as)
     samples = samples_from_ratings(rated, mapping)
-    cfg = FinetuneConfig()
-    overrides = {
-        "epochs": args.epochs,
-        "patience": args.patience,
-        "batch": args.batch,
-        "lr": args.lr,
-        "train_crops": args.train_crops,
-        "test_crops": args.test_crops,
-        "held_out": args.held_out,
-        "seed": args.seed,
-        "device": args.device,
-        "img_size": args.img_size,
-        "short_side": args.short_side,
-        "min_rated": args.min_rated,
-    }
-    cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    cfg = _config(args)
     check_minimums(samples, cfg.min_rated, cfg.min_distinct, mapping)
     out = models_dir() / f"{name}.safetensors"
     print(f"Fine-tuning {base.name} on {len(samples)} rated photos → {out}", file=sys.stderr)
@@ -117,12 +100,49 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     if not result.improved:
         print("warning: the fine-tuned model does not rank the held-out photos better than its base", file=sys.stderr)
     if args.activate:
-        save_settings(dataclasses.replace(settings, model=name))
+        activate(name, settings)
         print(f"{name} is now the active model", file=sys.stderr)
     return 0
 
 
-def add_finetune_parser(sub: argparse._SubParsersAction) -> None:
+def _read_ratings(args: argparse.Namespace) -> tuple[list[Rated], dict[str, Any]]:
+    """The rated photos (from ``--ratings`` or the catalog under ``--folder``) and where they came from, for the
+    profile's ``trained_on``."""
+    from trainer.finetune import read_ratings_csv
+
+    from ..ratings import ratings_from_catalog
+
+    if args.ratings:
+        rated = read_ratings_csv(args.ratings)
+        return rated, {"source": "csv", "ratings_file": str(Path(args.ratings).resolve())}
+    rated = ratings_from_catalog(args.folder)
+    return rated, {"source": "catalog", "folders": [str(Path(f).resolve()) for f in args.folder]}
+
+
+def _config(args: argparse.Namespace) -> FinetuneConfig:
+    """The fine-tuning settings: the defaults with the options given on the command line."""
+    import dataclasses
+
+    from trainer.finetune import FinetuneConfig
+
+    overrides = {
+        "epochs": args.epochs,
+        "patience": args.patience,
+        "batch": args.batch,
+        "lr": args.lr,
+        "train_crops": args.train_crops,
+        "test_crops": args.test_crops,
+        "held_out": args.held_out,
+        "seed": args.seed,
+        "device": args.device,
+        "img_size": args.img_size,
+        "short_side": args.short_side,
+        "min_rated": args.min_rated,
+    }
+    return dataclasses.replace(FinetuneConfig(), **{k: v for k, v in overrides.items() if v is not None})
+
+
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "finetune",
         help="fine-tune the model's adapter on your own ratings (catalog stars/flags or a path,rating CSV)",

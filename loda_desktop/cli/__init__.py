@@ -1,0 +1,82 @@
+"""``loda``: the headless command line. Same engine as the window.
+
+One module per command family declares its subcommands (``register``) and runs them:
+
+- :mod:`.models` ``models``; :mod:`.score` ``score``; :mod:`.export_onnx` ``export-onnx``;
+  :mod:`.finetune` ``finetune``; :mod:`.profiles` ``profiles``;
+- :mod:`.default_model` the offline default model's pipeline: ``make-pool``, ``make-synthetic``,
+  ``pretrain-vit``, ``eval-synthetic``, ``make-default``;
+- ``train`` is declared and run by :mod:`trainer.cli` (also usable alone, under ``torchrun``).
+
+:func:`main` is the one error handler: bad usage exits 2 (argparse), an error the user can act on
+(:data:`loda_desktop.errors.USER_ERRORS`, a damaged catalog) is one line ``loda CMD: error: ...`` on stderr and
+exit status 1, Ctrl+C exits 130. Tracebacks are for bugs only. Importing the package imports no torch: every
+command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from . import default_model, export_onnx, finetune, models, profiles, score
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="loda",
+        description="LoDa Desktop, headless: score photos with the LoDa image-quality model, train and manage models.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    from trainer.cli import add_train_parser
+
+    from ..model_store import model_search_dirs
+
+    models.register(sub)
+    score.register(sub)
+    add_train_parser(sub, search_dirs=model_search_dirs)
+    export_onnx.register(sub)
+    default_model.register(sub)
+    finetune.register(sub)
+    profiles.register(sub)
+    return parser
+
+
+def user_message(exc: BaseException) -> str | None:
+    """The one line ``loda`` prints for ``exc``, or None for a bug (which keeps its traceback).
+
+    Besides :data:`~loda_desktop.errors.USER_ERRORS`: an SQLite error raised past the catalog's own checks (a
+    catalog file damaged beyond its header, locked by another program). The catalog is the only database the
+    commands open; a misuse of the sqlite3 API is still a bug."""
+    from ..errors import USER_ERRORS
+
+    if isinstance(exc, USER_ERRORS):
+        return str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.ProgrammingError):
+        from ..paths import catalog_path
+
+        return f"catalog {catalog_path()}: {exc}"
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"loda {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        message = user_message(exc)
+        if message is None:
+            raise
+        print(f"loda {args.command}: error: {message}", file=sys.stderr)
+        return 1

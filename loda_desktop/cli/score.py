@@ -1,0 +1,119 @@
+"""``loda score``: score every photo under the folders into the catalog and print or write the ranking.
+
+The CSV, to a file or to standard output (``--csv -``), is :func:`loda_desktop.export.write_csv`'s, the window's
+export: six decimals, empty cells for missing values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..export import ExportRow
+    from ..settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score",
+        help="score every photo under the folders (same engine and catalog as the window)",
+        description="Score photos with LoDa. Photos already scored by the same model are taken from the catalog. "
+        "Exits 0 when the batch ran, even if some files could not be scored (they get status=error).",
+    )
+    p.add_argument("folders", nargs="+", metavar="FOLDER", help="folders (searched recursively) or photo files")
+    p.add_argument("--csv", metavar="OUT", help="write the ranking as CSV to OUT ('-' for standard output)")
+    p.add_argument("--json", action="store_true", help="print the ranking as JSON instead of a table")
+    p.add_argument("--model", metavar="M", help="model profile name or file, or a config name (default: settings)")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx"],
+        help="inference backend; auto: ONNX Runtime on a CPU (the profile exported once, cached), else torch"
+        " (default: settings, auto)",
+    )
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="cpu or cuda, either backend (default: settings)")
+    p.add_argument("--crops", type=int, metavar="K", help="crops averaged per photo (default: settings, 5; paper: 15)")
+    p.add_argument("--batch", type=int, metavar="B", help="crops per inference batch (default: settings, 32)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for inference (0: library default)")
+    p.add_argument("--rescore", action="store_true", help="score again even photos the catalog already has")
+    p.add_argument("-v", "--verbose", action="store_true", help="print each failure as it happens")
+    p.set_defaults(func=cmd_score)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    import json
+
+    from tqdm import tqdm
+
+    from ..engine import Engine, PhotoResult
+    from ..export import write_csv, write_csv_stream
+
+    scan_problems: list[tuple[Path, str]] = []
+    engine = Engine(_settings(args))
+    paths = engine.scan(args.folders, on_error=lambda p, m: scan_problems.append((p, m)))
+    for p, m in scan_problems:
+        print(f"warning: {p}: {m}", file=sys.stderr)
+    if not paths:
+        print("No photos found in " + ", ".join(str(f) for f in args.folders), file=sys.stderr)
+    bar = tqdm(total=len(paths), unit="photo", disable=None, file=sys.stderr, dynamic_ncols=True)
+
+    def progress(result: PhotoResult) -> None:
+        bar.update(1)
+        if result.status == "error" and not result.cached and args.verbose:
+            tqdm.write(f"failed: {result.path}: {result.error}", file=sys.stderr)
+
+    try:
+        summary = engine.score_paths(paths, on_result=progress, rescore=args.rescore)
+    finally:
+        bar.close()
+    rows = engine.export_rows(paths)
+    if args.csv == "-":
+        write_csv_stream(rows, sys.stdout)
+    elif args.csv:
+        write_csv(rows, args.csv)
+    if args.json:
+        json.dump([r.to_dict() for r in rows], sys.stdout, indent=2, default=str)
+        print()
+    elif args.csv != "-":
+        _print_ranking(rows)
+    sys.stdout.flush()
+    print(summary.describe(), file=sys.stderr)
+    if args.csv and args.csv != "-":
+        print(f"Wrote {args.csv}", file=sys.stderr)
+    if engine.notice:
+        print(f"warning: {engine.notice}", file=sys.stderr)
+    return 130 if summary.cancelled else 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The saved settings with the command line's overrides; a value out of range is the user's error."""
+    from ..errors import CommandError
+    from ..settings import load_settings
+
+    overrides = {
+        "model": args.model,
+        "backend": args.backend,
+        "device": args.device,
+        "crops": args.crops,
+        "batch_size": args.batch,
+        "threads": args.threads,
+    }
+    base = load_settings()
+    try:
+        return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _print_ranking(rows: Sequence[ExportRow]) -> None:
+    """The ranking as a table: rank, score and path; a row without a score gives its reason."""
+    width = max([len("score"), *(len(f"{r.score:.4f}") for r in rows if r.score is not None)])
+    for r in rows:
+        if r.status == "ok":
+            print(f"{r.rank:>5}  {r.score:>{width}.4f}  {r.path}")
+        else:
+            print(f"{'-':>5}  {'error':>{width}}  {r.path}: {r.error or 'not scored'}")

@@ -1,0 +1,369 @@
+"""Which models exist, which one is active and where their weights are: model resolution, the bundled and user
+models folders, the ONNX export cache, and profile management (list, rename, trash, activate, roll back).
+
+Kept apart from :mod:`.engine` (scoring) because far more code needs a model's name or weights than scores
+photos: ``loda profiles``, ``loda finetune``, ``loda export-onnx``, the window and its dialogs, the benchmarks.
+Plain functions, no Qt; importing it imports no torch (the ONNX-only scoring path uses it).
+
+The active model is ``Settings.model``, written only by :func:`save_active_model` (:func:`activate`, the window,
+a rename, a delete and a rollback all go through it). Bundled profiles (``assets/models``) are never renamed or
+deleted. A fine-tune's ``parent`` is its base's key (``name@created``), with the digest of the base's tensors; the
+parent is found by digest or key, else by its creation stamp (it survives a rename), else by the base name recorded
+in ``trained_on``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from model.profiles import (
+    SUFFIX,
+    Profile,
+    ProfileError,
+    config_profile,
+    find_profiles,
+    read_tensors,
+    resolve_profile,
+    save_profile,
+)
+from model.profiles import find_parent as find_parent_in
+
+from .paths import cache_dir, models_dir
+from .settings import Settings, load_settings, save_settings
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "AUTO_ONNX_ENV",
+    "AUTO_ONNX_MAX_BYTES",
+    "BUNDLED_ENV",
+    "BUNDLED_MODELS",
+    "DEFAULT_MODEL",
+    "DEFAULT_PROFILE_NAME",
+    "FALLBACK_CONFIG",
+    "ONNX_CACHE_VERSION",
+    "PAPER_CONFIG",
+    "ProfileAdminError",
+    "ProfileInfo",
+    "activate",
+    "active_name",
+    "bundled_models_dir",
+    "cached_onnx_export",
+    "delete_profile",
+    "export_size_estimate",
+    "find_parent",
+    "list_profiles",
+    "model_search_dirs",
+    "rename_profile",
+    "resolve_model",
+    "rollback",
+    "runnable",
+    "save_active_model",
+    "trash_profile",
+    "untrained_notice",
+]
+
+DEFAULT_MODEL = "default"
+DEFAULT_PROFILE_NAME = "loda-default"  # the bundled offline model (loda_lite, docs/default-model.md)
+PAPER_CONFIG = "loda_vit_base_r50"  # preferred as the default once trained and its backbone weights are here
+FALLBACK_CONFIG = "loda_tiny"  # random weights: what runs when no trained model is installed at all
+BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "assets" / "models"
+AUTO_ONNX_ENV = "LODA_AUTO_ONNX"  # "0": backend auto always uses torch (the tests set it; a user may too)
+ONNX_CACHE_VERSION = 1  # bump when the export changes what it writes
+# Backend auto exports no bigger model: the default model (25 MB) runs 1.9x as fast with ONNX Runtime, the
+# paper's loda_vit_base_r50 (a 458 MB export, about 47 s to make) only 1.06-1.08x (docs/performance.md).
+AUTO_ONNX_MAX_BYTES = 100 * 2**20
+BUNDLED_ENV = "LODA_BUNDLED_MODELS"  # another folder of bundled profiles (a packaged app, or tests: an empty one)
+
+
+# -- where models are, and which one a setting names ------------------------------------------------------------
+def bundled_models_dir() -> Path:
+    """The folder of profiles that ship with the app (``assets/models``, or ``$LODA_BUNDLED_MODELS``)."""
+    return Path(os.environ.get(BUNDLED_ENV) or BUNDLED_MODELS)
+
+
+def model_search_dirs() -> list[Path]:
+    """Where model profiles and backbone weights are looked for: the user's models folder, then the bundled ones."""
+    return [models_dir(), bundled_models_dir()]
+
+
+def resolve_model(spec: str | None = None) -> Profile:
+    """The profile for a model setting: ``default`` (or empty), a profile name, a profile file or a config name.
+
+    ``default`` is, in order: the newest trained profile of the paper's ``loda_vit_base_r50`` whose backbone
+    weights are on this machine (e.g. one ``loda train`` wrote on KonIQ-10k, copied into the models folder); the
+    profile named ``loda-default`` (the bundled offline model); the untrained ``loda_tiny``.
+    """
+    dirs = model_search_dirs()
+    if not spec or spec == DEFAULT_MODEL:
+        profiles = find_profiles(dirs)
+        paper = [p for p in profiles if p.config.name == PAPER_CONFIG and p.trained and runnable(p, dirs)]
+        if paper:
+            return max(paper, key=lambda p: str(p.metadata.get("created") or ""))
+        for profile in profiles:
+            if profile.name == DEFAULT_PROFILE_NAME:
+                return profile
+        return config_profile(FALLBACK_CONFIG)
+    if str(spec).lower().endswith(".onnx"):  # an exported model: its profile is inside, profile.path is the file
+        from model.onnx_scorer import read_onnx_profile
+
+        return read_onnx_profile(spec)
+    return resolve_profile(spec, dirs)
+
+
+def runnable(profile: Profile, dirs: Sequence[Path] | None = None) -> bool:
+    """Whether ``profile`` can be built offline: backbones inside it or in the full parent it was fine-tuned
+    from, or their weights found on this machine (``dirs``: the models folders by default). Never downloads."""
+    dirs = model_search_dirs() if dirs is None else list(dirs)
+    if profile.kind == "full" or (profile.path is not None and profile.path.suffix.lower() == ".onnx"):
+        return True
+    from model.profiles import backbone_parent
+
+    try:
+        if backbone_parent(profile, dirs) is not None:
+            return True
+    except ProfileError:
+        return False
+    from model.backbones import backbone_weight_files
+
+    return None not in backbone_weight_files(profile.config, dirs)
+
+
+def untrained_notice(profile: Profile) -> str | None:
+    """A plain warning when the active model was never trained, else None."""
+    if profile.trained:
+        return None
+    return (
+        f"The active model '{profile.name}' is UNTRAINED (random weights): its scores do not measure image quality."
+        " Install or train a model profile (see `loda models`)."
+    )
+
+
+# -- the ONNX export cache ----------------------------------------------------------------------------------------
+def export_size_estimate(profile: Profile) -> int:
+    """Bytes an ONNX export of ``profile`` (a profile file) will take: its float32 weights, from the files on disk.
+
+    A full profile holds every weight; an adapter profile adds its two backbones' weight files.
+    """
+    if profile.path is None:
+        raise ValueError(f"'{profile.name}' is a config, not a profile file")
+    size = profile.path.stat().st_size
+    if profile.kind != "full":
+        from model.backbones import backbone_weight_files
+        from model.profiles import backbone_parent
+
+        parent = backbone_parent(profile, model_search_dirs())
+        if parent is not None and parent.path is not None:
+            return size + parent.path.stat().st_size
+        files = backbone_weight_files(profile.config, model_search_dirs())
+        size += sum(p.stat().st_size for p in files if p is not None)
+    return size
+
+
+def cached_onnx_export(profile: Profile, max_bytes: int | None = None) -> Path | None:
+    """The ONNX export of ``profile`` (a profile file) in the user cache; exported on first use (a few seconds).
+
+    With ``max_bytes``, a profile whose export would be larger (:func:`export_size_estimate`) is not exported
+    and None is returned.
+
+    The file name carries a digest of the profile file (path, size, modification time) and of the exporting
+    library versions, so a changed profile or a new torch/timm gets a fresh export; older exports of the same
+    profile name are removed when a new one is written.
+    """
+    import hashlib
+    from importlib.metadata import version
+
+    if profile.path is None:
+        raise ValueError(f"'{profile.name}' is a config, not a profile file")
+    stat = profile.path.stat()
+    ident = f"{profile.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{profile.key}|{version('torch')}"
+    ident += f"|{version('timm')}|{ONNX_CACHE_VERSION}"  # package metadata: importing timm costs 2 s
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in profile.name)[:60] or "model"
+    folder = cache_dir() / "onnx"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{safe}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.onnx"
+    if out.is_file():
+        return out
+    if max_bytes is not None and (size := export_size_estimate(profile)) > max_bytes:
+        log.info(
+            "not exporting %s for ONNX Runtime: %.0f MB of weights (more than %.0f MB); scoring with torch",
+            profile.name,
+            size / 2**20,
+            max_bytes / 2**20,
+        )
+        return None
+    from model.onnx_export import export_onnx
+    from model.profiles import load_model
+
+    started = time.perf_counter()
+    model = load_model(profile, search_dirs=model_search_dirs())
+    export_onnx(model, profile, out)
+    log.info("exported %s for ONNX Runtime in %.1f s: %s", profile.name, time.perf_counter() - started, out)
+    for old in folder.glob(f"{safe}-*.onnx"):
+        if old != out:
+            old.unlink(missing_ok=True)
+    return out
+
+
+# -- managing profiles: list, rename, trash, activate, roll back --------------------------------------------------
+class ProfileAdminError(ProfileError):
+    """A profile operation that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class ProfileInfo:
+    name: str
+    path: Path
+    kind: str
+    config: str
+    parent: str | None
+    bundled: bool
+    active: bool
+    metrics: dict[str, Any]
+    created: str | None
+
+
+def _bundled(path: Path | None) -> bool:
+    return path is not None and bundled_models_dir().resolve() in path.resolve().parents
+
+
+def active_name() -> str:
+    return load_settings().model
+
+
+def save_active_model(name: str, settings: Settings | None = None) -> Settings:
+    """Write ``name`` as the active model (``Settings.model``) into ``settings`` (the saved ones by default) and
+    save them; returns the settings saved. No check: :func:`activate` resolves the name first, the window passes
+    only models it has checked (a fine-tune that scored a photo, the default). OSError when they cannot be saved."""
+    saved = dataclasses.replace(load_settings() if settings is None else settings, model=name)
+    save_settings(saved)
+    return saved
+
+
+def list_profiles() -> list[ProfileInfo]:
+    """Every readable profile in the models folders, the user's first."""
+    active = active_name()
+    out = []
+    for p in find_profiles(model_search_dirs()):
+        assert p.path is not None
+        out.append(
+            ProfileInfo(
+                name=p.name,
+                path=p.path,
+                kind=p.kind,
+                config=p.config.name,
+                parent=p.metadata.get("parent"),
+                bundled=_bundled(p.path),
+                active=active in (p.name, str(p.path)),
+                metrics=dict(p.metadata.get("metrics") or {}),
+                created=p.metadata.get("created"),
+            )
+        )
+    return out
+
+
+def _user_profile(name: str) -> Profile:
+    try:
+        profile = resolve_model(name)
+    except ProfileError as exc:
+        raise ProfileAdminError(str(exc)) from None
+    if profile.path is None:
+        raise ProfileAdminError(f"{name!r} is a built-in config, not a profile file")
+    if _bundled(profile.path):
+        raise ProfileAdminError(f"{profile.name!r} is bundled with the app and cannot be changed")
+    return profile
+
+
+def rename_profile(name: str, new_name: str) -> Path:
+    """Rename a user profile: the metadata name and the file name; the active setting follows. Returns the new
+    path. The new file is written atomically before the old one is removed."""
+    from trainer.finetune import FinetuneError, check_name
+
+    try:
+        new_name = check_name(new_name)
+    except FinetuneError as exc:
+        raise ProfileAdminError(str(exc)) from None
+    profile = _user_profile(name)
+    assert profile.path is not None
+    target = models_dir() / f"{new_name}{SUFFIX}"
+    if any(p.name == new_name for p in find_profiles(model_search_dirs())) or target.exists():
+        raise ProfileAdminError(f"a profile named {new_name!r} already exists")
+    meta = dict(profile.metadata)
+    meta["name"] = new_name
+    save_profile(target, read_tensors(profile.path), meta)
+    profile.path.unlink()
+    settings = load_settings()
+    if settings.model in (profile.name, str(profile.path)):
+        save_active_model(new_name, settings)
+    return target
+
+
+def find_parent(profile: Profile) -> Profile | None:
+    """The profile ``profile`` was fine-tuned from (:func:`model.profiles.find_parent`: by tensor digest, key or
+    creation stamp), else the base name recorded in ``trained_on`` (enough to roll back to)."""
+    parent = find_parent_in(profile, model_search_dirs())
+    if parent is not None or not profile.metadata.get("parent"):
+        return parent
+    trained_on = profile.metadata.get("trained_on")
+    base_name = trained_on.get("base_name") if isinstance(trained_on, dict) else None
+    if base_name:
+        try:
+            return resolve_model(base_name)
+        except ProfileError:
+            return None
+    return None
+
+
+def _parent_setting(profile: Profile) -> str:
+    parent = find_parent(profile)
+    return DEFAULT_MODEL if parent is None else parent.name
+
+
+def trash_profile(path: Path) -> None:
+    """Move the profile file ``path`` to the system trash, unchecked: :func:`delete_profile` checks a profile by
+    name first; the fine-tune dialog discards the file it has just written, never active."""
+    from send2trash import send2trash
+
+    send2trash(str(path))
+
+
+def delete_profile(name: str) -> str | None:
+    """Move a user profile to the system trash. When it was active, its parent (or the default) becomes active;
+    returns that new active model, or None when the active model did not change."""
+    profile = _user_profile(name)
+    assert profile.path is not None
+    settings = load_settings()
+    was_active = settings.model in (profile.name, str(profile.path))
+    replacement = _parent_setting(profile) if was_active else None
+    trash_profile(profile.path)
+    if replacement is not None:
+        save_active_model(replacement, settings)
+    return replacement
+
+
+def activate(name: str, settings: Settings | None = None) -> Profile:
+    """Make ``name`` (a profile name or file, or a config name) the active model, saved into ``settings`` (the
+    saved ones by default). ProfileAdminError, and nothing saved, when no model has that name."""
+    try:
+        profile = resolve_model(name)
+    except ProfileError as exc:
+        raise ProfileAdminError(str(exc)) from None
+    save_active_model(name, settings)
+    return profile
+
+
+def rollback() -> Profile:
+    """Make the active profile's parent the active model."""
+    current = resolve_model(active_name())
+    parent = find_parent(current)
+    if parent is None:
+        raise ProfileAdminError(f"the active model {current.name!r} has no parent profile to roll back to")
+    save_active_model(parent.name)
+    return parent
