@@ -30,6 +30,22 @@ def hub_id(timm_name: str) -> str | None:
     return getattr(cfg, "hf_hub_id", None) if cfg is not None else None
 
 
+def pretrained_normalisation(
+    timm_name: str,
+) -> tuple[tuple[float, float, float], tuple[float, float, float]] | None:
+    """The input mean and std timm records for ``timm_name``'s checkpoint (no download), so a ViT chosen by name
+    gets its own normalisation; None when timm records none. :class:`ValueError` when timm has no such model."""
+    if not timm.is_model(timm_name.split(".", 1)[0]):
+        raise ValueError(f"timm has no model named {timm_name!r}")
+    try:
+        cfg = timm.get_pretrained_cfg(timm_name, allow_unregistered=False)
+    except RuntimeError as exc:  # a known architecture with an unknown pretrained tag
+        raise ValueError(f"timm has no checkpoint {timm_name!r}: {exc}") from None
+    if cfg is None or cfg.mean is None or cfg.std is None:
+        return None
+    return tuple(float(v) for v in cfg.mean), tuple(float(v) for v in cfg.std)  # type: ignore[return-value]
+
+
 def _local_candidates(timm_name: str, search_dirs: Iterable[Path], local_name: str | None = None) -> list[Path]:
     name = local_name or f"{timm_name.replace('/', '_')}.safetensors"
     return [Path(d) / name for d in search_dirs]

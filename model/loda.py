@@ -39,14 +39,15 @@ class LocalDistortionExtractor(nn.Module):
 
 
 class CrossAttention(nn.Module):
-    """Multi-head cross-attention in width r: queries from the ViT tokens, keys/values from distortion tokens."""
+    """Multi-head cross-attention in width r: queries from the ViT tokens, keys/values from distortion tokens.
+    ``qkv_bias=False`` is the authors' released module (their q/k/v projections have no bias)."""
 
-    def __init__(self, dim: int, heads: int) -> None:
+    def __init__(self, dim: int, heads: int, qkv_bias: bool = True) -> None:
         super().__init__()
         self.heads = heads
-        self.q = nn.Linear(dim, dim)
-        self.k = nn.Linear(dim, dim)
-        self.v = nn.Linear(dim, dim)
+        self.q = nn.Linear(dim, dim, bias=qkv_bias)
+        self.k = nn.Linear(dim, dim, bias=qkv_bias)
+        self.v = nn.Linear(dim, dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, query: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
@@ -60,16 +61,28 @@ class CrossAttention(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
 
+def init_scale(scale: torch.Tensor, how: str = "trunc_normal") -> None:
+    """s_i near 0, so the network starts as the frozen ViT: N(0, 0.02²) cut at 2 std (``trunc_normal``, as timm
+    initialises), or uncut (``normal``, the authors' released code)."""
+    with torch.no_grad():
+        if how == "normal":
+            nn.init.normal_(scale, std=0.02)
+        else:
+            nn.init.trunc_normal_(scale, std=0.02, a=-0.04, b=0.04)
+
+
 class LocalDistortionInjector(nn.Module):
     """Eq. 1–4: down-project ViT tokens, query the distortion tokens, up-project, add scaled by s_i."""
 
-    def __init__(self, embed_dim: int, r: int, heads: int) -> None:
+    def __init__(
+        self, embed_dim: int, r: int, heads: int, *, qkv_bias: bool = True, scale_init: str = "trunc_normal"
+    ) -> None:
         super().__init__()
         self.down = nn.Sequential(nn.Linear(embed_dim, r), nn.GELU(), nn.Linear(r, r))
-        self.attn = CrossAttention(r, heads)
+        self.attn = CrossAttention(r, heads, qkv_bias)
         self.up = nn.Sequential(nn.Linear(r, embed_dim), nn.GELU(), nn.Linear(embed_dim, embed_dim))
         self.scale = nn.Parameter(torch.empty(embed_dim))
-        nn.init.trunc_normal_(self.scale, std=0.02, a=-0.04, b=0.04)  # cut at 2 std
+        init_scale(self.scale, scale_init)
 
     def forward(self, tokens: torch.Tensor, distortion_tokens: torch.Tensor) -> torch.Tensor:
         q = self.down(tokens)
@@ -81,12 +94,12 @@ class AdditiveInjector(nn.Module):
     """Table VI's ablation "without injector": the distortion tokens, up-projected to the ViT's width (the same
     r→d→d MLP as the injector's) and scaled by s_i, are added position by position to the patch tokens."""
 
-    def __init__(self, embed_dim: int, r: int, n_prefix: int) -> None:
+    def __init__(self, embed_dim: int, r: int, n_prefix: int, *, scale_init: str = "trunc_normal") -> None:
         super().__init__()
         self.n_prefix = n_prefix
         self.up = nn.Sequential(nn.Linear(r, embed_dim), nn.GELU(), nn.Linear(embed_dim, embed_dim))
         self.scale = nn.Parameter(torch.empty(embed_dim))
-        nn.init.trunc_normal_(self.scale, std=0.02, a=-0.04, b=0.04)
+        init_scale(self.scale, scale_init)
 
     def forward(self, tokens: torch.Tensor, distortion_tokens: torch.Tensor) -> torch.Tensor:
         prefix, patches = tokens[:, : self.n_prefix], tokens[:, self.n_prefix :]
@@ -109,6 +122,27 @@ class CosineHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(x, dim=-1) @ F.normalize(self.weight, dim=0) + self.bias
+
+
+class NormedHead(nn.Module):
+    """The authors' released head (``NormedLinear``): the cosine of the CLS token and a weight vector, no bias.
+    The weight starts uniform in [-1, 1] rescaled to unit norm, as theirs does. Without a bias the output is
+    bounded by ±1; the PLCC loss ignores scale and offset, and the saved score calibration restores them."""
+
+    def __init__(self, in_features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(in_features))
+        with torch.no_grad():
+            self.weight.uniform_(-1.0, 1.0)
+            self.weight.div_(self.weight.norm())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(x, dim=-1) @ F.normalize(self.weight, dim=0)
+
+
+def create_head(config: LodaConfig, in_features: int) -> nn.Module:
+    """The head ``config.head`` names (LoDa and the baselines share it, so they differ only before it)."""
+    return NormedHead(in_features) if config.head == "normed" else CosineHead(in_features)
 
 
 def interaction_layers(depth: int, n_interactions: int) -> list[int]:
@@ -181,13 +215,18 @@ class LoDa(nn.Module):
         self.inject_at = interaction_layers(len(self.vit.blocks), config.n_interactions)
         if config.injector == "add":
             n_prefix = self.vit.num_prefix_tokens
-            self.injectors = nn.ModuleList(AdditiveInjector(embed_dim, config.r, n_prefix) for _ in self.inject_at)
+            self.injectors = nn.ModuleList(
+                AdditiveInjector(embed_dim, config.r, n_prefix, scale_init=config.scale_init) for _ in self.inject_at
+            )
         else:
             self.injectors = nn.ModuleList(
-                LocalDistortionInjector(embed_dim, config.r, config.heads) for _ in self.inject_at
+                LocalDistortionInjector(
+                    embed_dim, config.r, config.heads, qkv_bias=config.qkv_bias, scale_init=config.scale_init
+                )
+                for _ in self.inject_at
             )
         self.head_drop = nn.Dropout(config.dropout)
-        self.head = CosineHead(embed_dim)
+        self.head = create_head(config, embed_dim)
         for name, values in (
             ("vit_mean", config.vit_mean),
             ("vit_std", config.vit_std),

@@ -15,8 +15,8 @@ lora        LoRA on the fused qkv projection of every block: qkv(x) + (α/dim)·
             A Kaiming-uniform, B zero-initialised
 vpt         VPT-deep: ``dim`` learnable prompt tokens inserted after CLS before every block     10
             (replacing the previous block's prompt outputs), uniform Xavier-style init
-cnn_head    Table VI's "CNN only": no ViT at all; LoDa's local distortion extractors on the         -
-            frozen CNN, their tokens averaged, then the head (LoDa minus the transformer)
+cnn_head    a CNN-only control of this project's (no ViT at all; not a row of the paper's Table     -
+            VI): LoDa's extractors on the frozen CNN, their tokens averaged, then the head
 ==========  =================================================================================  ==================
 
 The paper does not give the baselines' hyperparameters; the defaults above are the usual ones from the Adapter
@@ -46,7 +46,7 @@ import torch
 import torch.nn as nn
 
 from model.configs import LodaConfig
-from model.loda import CosineHead, create_cnn_branch, create_vit_branch
+from model.loda import create_cnn_branch, create_head, create_vit_branch
 
 from .constants import BASELINES, METHODS
 
@@ -151,7 +151,7 @@ class ViTRegressor(nn.Module):
             bound = math.sqrt(6.0 / fan)
             self.prompts = nn.Parameter(torch.empty(len(self.vit.blocks), self.dim, embed_dim).uniform_(-bound, bound))
         self.head_drop = nn.Dropout(config.dropout)
-        self.head = CosineHead(embed_dim)
+        self.head = create_head(config, embed_dim)
         for name, values in (("vit_mean", config.vit_mean), ("vit_std", config.vit_std)):
             self.register_buffer(name, torch.tensor(values).view(1, 3, 1, 1), persistent=False)
 
@@ -189,7 +189,8 @@ class ViTRegressor(nn.Module):
 
 
 class CNNRegressor(nn.Module):
-    """Table VI's CNN-only ablation: the frozen CNN, LoDa's extractors, the mean of their tokens, LoDa's head."""
+    """A CNN-only control (this project's; the paper's Table VI has no such row: its ablations are the full
+    fine-tune, "ViT + Extractor" and LoDa): the frozen CNN, LoDa's extractors, their tokens' mean, LoDa's head."""
 
     method = "cnn_head"
     dim = None
@@ -209,7 +210,7 @@ class CNNRegressor(nn.Module):
         for p in self.cnn.parameters():
             p.requires_grad_(False)
         self.head_drop = nn.Dropout(config.dropout)
-        self.head = CosineHead(config.r)
+        self.head = create_head(config, config.r)
         for name, values in (("cnn_mean", config.cnn_mean), ("cnn_std", config.cnn_std)):
             self.register_buffer(name, torch.tensor(values).view(1, 3, 1, 1), persistent=False)
         self.bn_adapt = True
@@ -243,7 +244,7 @@ def create_baseline(
     search_dirs: Iterable[Path] = (),
 ) -> ViTRegressor | CNNRegressor:
     """A Table V baseline on ``config``'s ViT (pretrained as the config says unless ``pretrained`` is given), or
-    the CNN-only ablation of Table VI on its CNN."""
+    this project's CNN-only control on its CNN."""
     if method == "cnn_head":
         return CNNRegressor(config, pretrained=pretrained, cnn_weights=cnn_weights, search_dirs=search_dirs)
     return ViTRegressor(

@@ -23,6 +23,7 @@ from typing import Any
 from .constants import METHODS
 from .data import TrainError
 from .datasets import DATASETS
+from .presets import LIVE_LABELS, MODULES, PRESETS, VIT_NORMS
 
 __all__ = ["TrainError", "add_train_parser", "cmd_train", "main"]
 
@@ -36,6 +37,7 @@ examples:
   loda train --dataset flive --root DATA/flive --test-dataset koniq10k --test-root DATA/koniq10k   Table II
   loda train --dataset csv --csv ratings.csv --model loda_tiny --epochs 2 --repeats 1 --out runs/try
   loda train ... --resume                                              continue an interrupted run
+  loda train --dataset tid2013 --root DATA/tid2013 --preset official  the authors' released code's choices
 see docs/training.md for every dataset's command and the expected time.
 """
 
@@ -86,6 +88,11 @@ def add_train_parser(
     g.add_argument("--test-root", type=Path, metavar="DIR", help="folder of --test-dataset")
     g.add_argument("--test-csv", type=Path, metavar="FILE", help="ratings table when --test-dataset is csv")
     g.add_argument(
+        "--live-labels",
+        choices=LIVE_LABELS,
+        help="LIVE's labels: dmos (dmos.mat) or realigned (dmos_realigned.mat, the authors'); default: the preset's",
+    )
+    g.add_argument(
         "--train-crops",
         type=_positive_int,
         metavar="N",
@@ -111,19 +118,37 @@ def add_train_parser(
         "--model",
         default="loda_vit_base_r50",
         metavar="CONFIG",
-        help="config name (loda_vit_base_r50, loda_vit_small_r50, loda_vit_tiny_r50, loda_lite, loda_tiny)",
+        help="config name (loda_vit_base_r50, loda_vit_small_r50, loda_vit_tiny_r50, loda_lite, loda_tiny; "
+        "Table III: loda_vit_base_mae_r50, loda_vit_base_clip_r50, loda_vit_base_in1k_r50)",
     )
     g.add_argument(
         "--method",
         choices=METHOD_CHOICES,
         default="loda",
-        help="loda, a Table V baseline on the same ViT, or cnn_head: Table VI's CNN-only ablation (default loda)",
+        help="loda, a Table V baseline on the same ViT, or cnn_head: a CNN-only control of this project's, not in "
+        "the paper (default loda)",
     )
     g.add_argument(
         "--method-dim",
         type=_positive_int,
         metavar="N",
         help="baseline size: adapter bottleneck (64), LoRA rank (8), VPT prompts per layer (10)",
+    )
+    g.add_argument(
+        "--vit",
+        metavar="NAME",
+        help="another timm ViT checkpoint in place of the config's (Table III), with its own normalisation",
+    )
+    g.add_argument(
+        "--vit-norm",
+        choices=VIT_NORMS,
+        help="ViT input normalisation: checkpoint (its own; timm's) or imagenet (the authors'); default: the preset's",
+    )
+    g.add_argument(
+        "--modules",
+        choices=MODULES,
+        help="project (q/k/v bias, cosine head with bias, truncated s_i init) or official (the authors' released "
+        "modules); default: the preset's",
     )
     g.add_argument("--r", type=_positive_int, metavar="R", help="latent width r of extractor/injector (64)")
     g.add_argument("--heads", type=_positive_int, metavar="H", help="cross-attention heads h (4)")
@@ -199,6 +224,20 @@ def add_train_parser(
     g.add_argument("--deterministic", action="store_true", help="deterministic CUDA kernels (slower)")
 
     g = p.add_argument_group("protocol and outputs")
+    g.add_argument(
+        "--preset",
+        choices=tuple(PRESETS),
+        default="default",
+        help="default (this project's) or official: every choice of the authors' released code at once (ImageNet "
+        "normalisation of the ViT, their modules, LIVE realigned DMOS, 10 TID2013 crops, LIVEC at 500 px); the "
+        "switches above override it one by one (docs/training.md §10)",
+    )
+    g.add_argument(
+        "--splits",
+        type=Path,
+        metavar="FILE",
+        help="fixed train/test image lists per repeat (JSON, docs/training.md §10) instead of random splits",
+    )
     g.add_argument(
         "--repeats", type=_positive_int, default=10, metavar="N", help="random splits, medians reported (10)"
     )
@@ -286,10 +325,18 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         search_dirs=tuple(dirs),
         progress=not args.no_progress,
         deterministic=args.deterministic,
+        preset=args.preset,
+        vit=args.vit,
+        vit_norm=args.vit_norm,
+        modules=args.modules,
+        live_labels=args.live_labels,
+        splits=str(args.splits) if args.splits else None,
     )
 
 
-def _load(name: str, root: Path | None, table: Path | None, lower_better: bool, flag: str) -> list[Any]:
+def _load(
+    name: str, root: Path | None, table: Path | None, lower_better: bool, flag: str, live_labels: str = "dmos"
+) -> list[Any]:
     from .datasets import DatasetError, load_dataset, read_csv_table
 
     try:
@@ -301,7 +348,7 @@ def _load(name: str, root: Path | None, table: Path | None, lower_better: bool, 
             raise TrainError(f"--{flag}csv is only for --{flag}dataset csv")
         if root is None:
             raise TrainError(f"--{flag}dataset {name} needs --{flag}root DIR (the dataset's folder)")
-        return load_dataset(name, root)
+        return load_dataset(name, root, live_labels=live_labels)
     except DatasetError as exc:
         raise TrainError(str(exc)) from None
 
@@ -324,7 +371,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     cfg = _config_from_args(args)
     cfg.validate()
-    samples = _load(args.dataset, args.root, args.csv, args.lower_better, "")
+    cfg = cfg.for_dataset(args.dataset)
+    samples = _load(args.dataset, args.root, args.csv, args.lower_better, "", cfg.live_label_file())
     from .runtime import init_distributed
     from .train import run_protocol
     from .train_config import check_size
@@ -332,7 +380,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_size(samples, args.dataset)
     cross = {}
     if args.test_dataset:
-        cross[args.test_dataset] = _load(args.test_dataset, args.test_root, args.test_csv, False, "test-")
+        test = (args.test_dataset, args.test_root, args.test_csv, False, "test-", cfg.live_label_file())
+        cross[args.test_dataset] = _load(*test)
     elif args.test_root or args.test_csv:
         raise TrainError("--test-root / --test-csv need --test-dataset")
     suffix = "" if cfg.method == "loda" else f"-{cfg.method}"
@@ -340,7 +389,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     dist = init_distributed(cfg.device)
     if dist.main:
         print(
-            f"loda train: {args.dataset} ({len(samples)} images), {cfg.model} ({cfg.method}), {cfg.repeats} repeat(s)"
+            f"loda train: {args.dataset} ({len(samples)} images), {cfg.model} ({cfg.method}, {cfg.preset} preset), "
+            f"{cfg.repeats} repeat(s)"
             f" of {cfg.epochs} epoch(s) → {out}",
             file=sys.stderr,
         )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 __all__ = ["BASELINES", "METHODS"]
 
-# the fine-tuning baselines of Table V and the CNN-only ablation of Table VI (:mod:`trainer.baselines`)
+# the fine-tuning baselines of Table V and a CNN-only control of this project's (``cnn_head``; the paper has no
+# such row: Table VI's rows are the full fine-tune, "ViT + Extractor" = ``--injector add``, and LoDa)
 BASELINES = ("linear", "full", "adapter", "lora", "vpt", "cnn_head")
 # what ``--method`` accepts: the real LoDa, then the baselines
 METHODS = ("loda", *BASELINES)

@@ -30,11 +30,8 @@ csv       any                      higher (c) min-max over the file  ``group`` c
 
 Each reader's docstring names the files it reads, relative to the dataset root.
 
-``TRAIN_CROPS`` follows the paper's rule that the number of random 224×224 training crops per image shrinks
-as the dataset grows (1 for FLIVE's 39,810 images, 3 for KonIQ-10k's 10,073, 5 for LIVEC's 1,162): the
-paper's three values are used as given; KADID-10k (10,125) and SPAQ (11,125) are KonIQ-sized and get 3;
-LIVE (779) and TID2013 (3,000) are small like LIVEC and get 5; a user's ratings CSV (usually tens to hundreds
-of photos) gets 5. :func:`train_crops_for_size` applies the same rule to any size.
+The training crops per dataset (``TRAIN_CROPS``, :func:`train_crops_for_size`) are a protocol choice and live in
+:mod:`trainer.presets`; they are re-exported here for older callers.
 """
 
 from __future__ import annotations
@@ -44,6 +41,8 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from .presets import LIVE_LABELS, TRAIN_CROPS, train_crops_for_size
 
 __all__ = [
     "DATASETS",
@@ -102,18 +101,6 @@ SCALES: dict[str, tuple[float, float, bool]] = {
     "flive": (0.0, 100.0, False),
 }
 
-# Random training crops per image (see the module docstring for the reasoning).
-TRAIN_CROPS: dict[str, int] = {
-    "koniq10k": 3,
-    "flive": 1,
-    "livec": 5,
-    "kadid10k": 3,
-    "spaq": 3,
-    "live": 5,
-    "tid2013": 5,
-    "csv": 5,
-}
-
 SYNTHETIC: frozenset[str] = frozenset({"live", "tid2013", "kadid10k"})
 
 # LIVE Release 2: sub-folders in the order of dmos.mat, and how many images each holds.
@@ -129,15 +116,6 @@ LIVE_FOLDERS: tuple[tuple[str, int], ...] = (
 LIVEC_SKIP = 7
 
 _MAX_LISTED = 5  # how many missing images an error message lists before "and N more"
-
-
-def train_crops_for_size(n_images: int) -> int:
-    """The paper's size rule: 1 crop from 20,000 images up, 3 from 5,000 up, else 5."""
-    if n_images >= 20_000:
-        return 1
-    if n_images >= 5_000:
-        return 3
-    return 5
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -417,24 +395,33 @@ def read_kadid10k(root: Path | str) -> list[Sample]:
     return _build(dataset, label, entries)
 
 
-def read_live(root: Path | str) -> list[Sample]:
+def read_live(root: Path | str, labels: str = "dmos") -> list[Sample]:
     """LIVE Release 2: ``dmos.mat`` (``dmos``, ``orgs``) + ``refnames_all.mat`` over the 982 ``imgN.bmp`` of the
     five folders (:data:`LIVE_FOLDERS`, in the order of ``dmos.mat``).
 
-    DMOS (lower is better) is flipped; the reference copies (``orgs == 1``) are dropped, leaving the 779 distorted
-    images; group = refname.
+    ``labels="realigned"`` takes the DMOS from ``dmos_realigned.mat`` (``dmos_new``, the realigned DMOS of
+    LIVE's authors, which the LoDa authors' preprocessing uses) instead of ``dmos.mat``'s ``dmos``; ``orgs``
+    still comes from ``dmos.mat``. DMOS (lower is better) is flipped; the reference copies (``orgs == 1``) are
+    dropped, leaving the 779 distorted images; group = refname.
     """
     dataset = "live"
+    if labels not in LIVE_LABELS:
+        raise DatasetError(f"{dataset}: labels must be one of {', '.join(LIVE_LABELS)}, got {labels!r}")
     root = _dir(root, dataset)
     dmos_file = root / "dmos.mat"
     ref_file = root / "refnames_all.mat"
     mat = _loadmat(dmos_file, ("dmos", "orgs"), dataset)
     refs_mat = _loadmat(ref_file, ("refnames_all",), dataset)
-    dmos = _mat_numbers(mat["dmos"], dmos_file, "dmos")
     orgs = _mat_numbers(mat["orgs"], dmos_file, "orgs")
+    if labels == "realigned":
+        dmos_file, dmos_var = root / "dmos_realigned.mat", "dmos_new"
+        dmos = _mat_numbers(_loadmat(dmos_file, (dmos_var,), dataset)[dmos_var], dmos_file, dmos_var)
+    else:
+        dmos_var = "dmos"
+        dmos = _mat_numbers(mat["dmos"], dmos_file, dmos_var)
     refs = _mat_strings(refs_mat["refnames_all"], ref_file, "refnames_all")
     expected = sum(n for _, n in LIVE_FOLDERS)
-    for name, values, source in (("dmos", dmos, dmos_file), ("orgs", orgs, dmos_file)):
+    for name, values, source in ((dmos_var, dmos, dmos_file), ("orgs", orgs, root / "dmos.mat")):
         if len(values) != expected:
             raise DatasetError(
                 f"{dataset}: {source} variable {name!r} has {len(values)} entries; LIVE Release 2 has "
@@ -579,11 +566,14 @@ DATASETS: dict[str, Reader] = {
 }
 
 
-def load_dataset(name: str, root: Path | str | None, csv: Path | str | None = None) -> list[Sample]:
+def load_dataset(
+    name: str, root: Path | str | None, csv: Path | str | None = None, *, live_labels: str = "dmos"
+) -> list[Sample]:
     """Read dataset ``name`` (a key of ``DATASETS``; case, '-' and '_' are ignored) from ``root``.
 
     ``name="csv"`` reads the table at ``csv`` with relative paths resolved against ``root`` (default: the
-    CSV's folder); ``csv`` is only meaningful for that name.
+    CSV's folder); ``csv`` is only meaningful for that name. ``live_labels`` picks LIVE's label file
+    (:func:`read_live`); the other datasets ignore it.
     """
     key = str(name).lower().replace("-", "").replace("_", "")
     if key not in DATASETS:
@@ -596,4 +586,6 @@ def load_dataset(name: str, root: Path | str | None, csv: Path | str | None = No
         raise DatasetError(f"a csv table ({csv}) was given for dataset {name!r}; use dataset 'csv' for tables")
     if root is None:
         raise DatasetError(f"dataset {name!r} needs its root folder")
+    if key == "live":
+        return read_live(root, live_labels)
     return DATASETS[key](root)

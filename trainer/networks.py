@@ -19,8 +19,8 @@ log = logging.getLogger("trainer")
 
 
 def build_model(cfg: TrainConfig) -> nn.Module:
-    """The network ``cfg`` names: the real LoDa (``method="loda"``), a Table V baseline on the same ViT or the
-    CNN-only ablation of Table VI (``cnn_head``)."""
+    """The network ``cfg`` names: the real LoDa (``method="loda"``), a Table V baseline on the same ViT or this
+    project's CNN-only control (``cnn_head``, not a row of the paper)."""
     config = cfg.loda_config()
     vit = Path(cfg.vit_weights).expanduser() if cfg.vit_weights else None
     cnn = Path(cfg.cnn_weights).expanduser() if cfg.cnn_weights else None

@@ -9,19 +9,23 @@ Three modes, chosen from the samples (see :func:`train_test_split`):
   images). A sample without a group forms a group of its own.
 - plain: each sample is a unit.
 
+A split file (:func:`read_split_file`, ``--splits``) replaces all three with fixed lists per repeat.
+
 Splits are deterministic under a seed (``numpy.random.default_rng(seed)``) and differ between seeds.
 This module imports neither torch nor Qt.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from trainer.datasets import Sample
 
-__all__ = ["repeat_seeds", "train_test_split"]
+__all__ = ["read_split_file", "repeat_seeds", "train_test_split"]
 
 
 def train_test_split(
@@ -96,3 +100,50 @@ def repeat_seeds(n_repeats: int, base_seed: int = 0) -> list[int]:
     if n_repeats < 1:
         raise ValueError(f"n_repeats must be at least 1, got {n_repeats}")
     return [base_seed + i for i in range(n_repeats)]
+
+
+def read_split_file(path: Path | str, samples: Sequence[Sample]) -> list[tuple[list[int], list[int]]]:
+    """Fixed (train, test) index lists per repeat from a split file, so a run can use the authors' splits.
+
+    The format (``docs/training.md`` §10) is JSON: ``{"repeats": [{"train": [NAME, ...], "test": [NAME, ...]},
+    ...]}`` (a bare list of the repeat objects also works). A NAME is an image's path relative to the dataset
+    folder (``jp2k/img12.bmp``) or any tail of it down to the file name, matched without regard to case; it must
+    name exactly one sample. Images a repeat lists on neither side are left out of that repeat, as a published
+    split may leave images out. Raises ValueError naming the repeat and the name for anything else.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read the split file {path}: {exc}") from None
+    repeats = data.get("repeats") if isinstance(data, dict) else data
+    if not isinstance(repeats, list) or not repeats:
+        raise ValueError(f'{path}: expected {{"repeats": [{{"train": [...], "test": [...]}}, ...]}}')
+    index: dict[str, int | None] = {}  # a name tail → its sample, None when several samples share it
+    for i, s in enumerate(samples):
+        parts = [p.lower() for p in Path(s.path).parts]
+        for k in range(1, min(len(parts), 4) + 1):
+            key = "/".join(parts[-k:])
+            index[key] = None if key in index and index[key] != i else i
+    out = []
+    for r, entry in enumerate(repeats, start=1):
+        sides = []
+        for side in ("train", "test"):
+            names = entry.get(side) if isinstance(entry, dict) else None
+            if not isinstance(names, list) or not names:
+                raise ValueError(f"{path}: repeat {r} needs a non-empty {side!r} list of image names")
+            sides.append(sorted(_lookup(index, str(n), path, r) for n in names))
+        if set(sides[0]) & set(sides[1]):
+            raise ValueError(f"{path}: repeat {r} lists {len(set(sides[0]) & set(sides[1]))} image(s) on both sides")
+        out.append((sides[0], sides[1]))
+    return out
+
+
+def _lookup(index: dict[str, int | None], name: str, path: Path, repeat: int) -> int:
+    key = name.replace("\\", "/").strip("/").lower()
+    if key not in index:
+        raise ValueError(f"{path}: repeat {repeat} names {name!r}, which is not an image of this dataset")
+    found = index[key]
+    if found is None:
+        raise ValueError(f"{path}: repeat {repeat}: {name!r} matches several images; give more of its path")
+    return found

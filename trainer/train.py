@@ -9,12 +9,13 @@ Protocol (every default is the paper's):
 
 - split: 80/20 at random by seed (:func:`trainer.splits.train_test_split`), grouped by reference image for the
   synthetic datasets so no content is both trained on and tested; repeat ``k`` (1-based) uses seed
-  ``seed + k - 1`` for its split and its training;
+  ``seed + k - 1`` for its split and its training; a split file (``cfg.splits``) replaces the random splits;
 - training: ``train_crops`` random 224×224 crops per image and epoch (3 KonIQ-10k, 1 FLIVE, 5 LIVEC; the others in
-  :data:`trainer.datasets.TRAIN_CROPS`), random flips, each crop inheriting its image's score; PLCC-induced loss
-  (Eq. 5, :mod:`trainer.losses`); AdamW, lr 3e-4, weight decay 0.01 on the trainable parameters only; batch 128;
-  cosine annealing per iteration from lr to 0 over all iterations, no warm-up; 10 epochs; an epoch drops its
-  incomplete last batch (an epoch smaller than one batch is one batch);
+  :data:`trainer.presets.TRAIN_CROPS`; the ``official`` preset gives TID2013 10), random flips, each crop
+  inheriting its image's score; PLCC-induced loss (Eq. 5, :mod:`trainer.losses`); AdamW, lr 3e-4, weight decay
+  0.01 on the trainable parameters only; batch 128; cosine annealing per iteration from lr to 0 over all
+  iterations, no warm-up; 10 epochs; an epoch drops its incomplete last batch (an epoch smaller than one batch is
+  one batch);
 - evaluation: the mean of 15 deterministic crops per test image, scored by the app's own scorer
   (:class:`model.scorer.TorchScorer`); SRCC, PLCC after the VQEG logistic fit, KRCC, RMSE (:mod:`trainer.metrics`)
   after every ``eval_every`` epochs and always after the last, which is the reported number (``eval_every=0``:
@@ -58,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .data import EpochPlan, ImageStore, TrainCrops, TrainError, epoch_plan, estimate_cache_bytes, make_loader, predict
-from .datasets import TRAIN_CROPS, Sample, train_crops_for_size
+from .datasets import Sample
 from .metrics import evaluate, median_over_repeats
 from .networks import build_model, init_from
 from .outputs import (
@@ -70,8 +71,9 @@ from .outputs import (
     write_metrics,
     write_predictions,
 )
+from .presets import TRAIN_CROPS, train_crops_for_size
 from .runtime import amp_dtype, barrier, configure_kernels, derive_seed, init_distributed, resolve_train_device
-from .splits import repeat_seeds, train_test_split
+from .splits import read_split_file, repeat_seeds, train_test_split
 from .state import indices_hash, load_state, save_state, write_json
 from .step import Stepper, cosine_lr, faint_copies, take_step
 from .train_config import METRIC_KEYS, MIN_IMAGES, ProtocolResult, TrainConfig, TrainResult, check_size
@@ -448,6 +450,7 @@ def train_one(
     ``on_epoch_end(record)`` is called on rank 0 after each epoch's files are written.
     """
     cfg.validate()
+    cfg = cfg.for_dataset(dataset)
     seed = cfg.seed if seed is None else int(seed)
     run = _Repeat(cfg, Path(out_dir), seed=seed, repeat=repeat, dataset=dataset)
     if resume and run.result_file.is_file():
@@ -488,6 +491,7 @@ def run_protocol(
     dataset. With ``resume``, finished repeats are read back and an interrupted one continues.
     """
     cfg.validate()
+    cfg = cfg.for_dataset(dataset)  # the preset's per-dataset choices, recorded in config.json
     samples = list(samples)
     check_size(samples, dataset)
     d = init_distributed(cfg.device)
@@ -508,10 +512,11 @@ def run_protocol(
         name: ImageStore(list(c), config.short_side, cache=_use_cache(cfg, len(c), config.short_side))
         for name, c in (cross or {}).items()
     }
+    fixed = _fixed_splits(cfg, samples, dataset)
     results: list[TrainResult] = []
     for k, seed in enumerate(repeat_seeds(cfg.repeats, cfg.seed), start=1):
         try:
-            train_idx, test_idx = train_test_split(samples, cfg.train_fraction, seed)
+            train_idx, test_idx = fixed[k - 1] if fixed else train_test_split(samples, cfg.train_fraction, seed)
         except ValueError as exc:
             raise TrainError(f"{dataset}: {exc}") from None
         result = train_one(
@@ -534,6 +539,19 @@ def run_protocol(
         if on_repeat_end is not None:
             on_repeat_end(result)
     return ProtocolResult(results=results, median=summary["median"], out_dir=out_dir, summary=summary)
+
+
+def _fixed_splits(cfg: TrainConfig, samples: Sequence[Sample], dataset: str) -> list[tuple[list[int], list[int]]]:
+    """The split file's splits (``--splits``), one per repeat, or none: the random splits then apply."""
+    if not cfg.splits:
+        return []
+    try:
+        fixed = read_split_file(Path(cfg.splits).expanduser(), samples)
+    except ValueError as exc:
+        raise TrainError(f"{dataset}: --splits: {exc}") from None
+    if len(fixed) < cfg.repeats:
+        raise TrainError(f"{dataset}: --splits {cfg.splits} holds {len(fixed)} split(s) for {cfg.repeats} repeat(s)")
+    return fixed
 
 
 def _summary(

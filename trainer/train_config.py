@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .constants import METHODS
 from .data import TrainError
 from .datasets import Sample
+from .presets import LIVE_LABELS, MODULES, PRESETS, VIT_NORMS, module_overrides
 
 if TYPE_CHECKING:
     from model.configs import LodaConfig
@@ -53,6 +54,16 @@ _NOT_IN_FINGERPRINT = frozenset(
         "deterministic",
     }
 )
+# Settings added after runs were first written: left out of the fingerprint while at their default, so a run
+# started before they existed still resumes.
+_NEWER_DEFAULTS: dict[str, Any] = {
+    "preset": "default",
+    "vit": None,
+    "vit_norm": None,
+    "modules": None,
+    "live_labels": None,
+    "splits": None,
+}
 
 
 @dataclass
@@ -61,7 +72,7 @@ class TrainConfig:
 
     ``None`` for a model hyperparameter (``r``, ``heads``, ``injector``, ``n_interactions``, ``pool``, ``dropout``,
     ``img_size``, ``short_side``, ``test_crops``) keeps the named config's value. ``train_crops=None`` takes
-    the dataset's count (:data:`trainer.datasets.TRAIN_CROPS`, else the paper's size rule). ``micro_batch``
+    the dataset's count (:data:`trainer.presets.TRAIN_CROPS`, else the paper's size rule). ``micro_batch``
     splits each batch for gradient accumulation. ``bn``: ``adapt`` lets the frozen CNN's BatchNorm statistics
     follow the training data (the authors' choice), ``frozen`` keeps them. ``method_dim``: the size of a
     baseline's additions (see :mod:`trainer.baselines`). ``cache``: ``auto`` keeps the resized images in memory
@@ -71,6 +82,12 @@ class TrainConfig:
     faint copies of a quarter of each batch's crops (:func:`faint_copies`; 0, none). ``init``: a profile of the
     same network (an earlier run's ``epoch_N.safetensors``) whose trained tensors the run starts from instead of a
     random initialisation (a warm start; the optimiser and schedule start afresh).
+
+    ``preset`` (:data:`trainer.presets.PRESETS`): ``default``, this project's protocol, or ``official``, the
+    authors' released code's choices; ``vit_norm``, ``modules``, ``live_labels`` (``None``: the preset's) and
+    ``train_crops`` / ``short_side`` (``None``: the preset's for the dataset, :meth:`for_dataset`) set them one
+    by one. ``vit`` swaps the ViT for another timm checkpoint (Table III) with that checkpoint's normalisation.
+    ``splits``: a split file (:func:`trainer.splits.read_split_file`) whose fixed splits replace the random ones.
     """
 
     model: str = "loda_vit_base_r50"
@@ -112,6 +129,12 @@ class TrainConfig:
     search_dirs: tuple[str, ...] = ()
     progress: bool = True
     deterministic: bool = False
+    preset: str = "default"
+    vit: str | None = None
+    vit_norm: str | None = None
+    modules: str | None = None
+    live_labels: str | None = None
+    splits: str | None = None
 
     def validate(self) -> None:
         """Raise :class:`TrainError` for a setting that cannot work."""
@@ -136,11 +159,15 @@ class TrainConfig:
             (self.eval_batch >= 1, f"the evaluation batch must be at least 1, got {self.eval_batch}"),
             (self.calib_images >= 2, f"calibration needs at least 2 images, got {self.calib_images}"),
             (self.workers >= 0, f"workers must not be negative, got {self.workers}"),
+            (self.preset in PRESETS, f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}"),
+            (self.vit_norm in (None, *VIT_NORMS), f"vit-norm must be one of {', '.join(VIT_NORMS)}"),
+            (self.modules in (None, *MODULES), f"modules must be one of {', '.join(MODULES)}"),
+            (self.live_labels in (None, *LIVE_LABELS), f"live-labels must be one of {', '.join(LIVE_LABELS)}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise TrainError(message)
-        for name in ("vit_weights", "cnn_weights", "init"):
+        for name in ("vit_weights", "cnn_weights", "init", "splits"):
             value = getattr(self, name)
             if value and not Path(value).expanduser().is_file():
                 raise TrainError(f"--{name.replace('_', '-')}: no such file: {value}")
@@ -164,10 +191,45 @@ class TrainConfig:
             try:
                 base = get_config(self.model)
             except ValueError:
-                return out
+                return {**out, **self._preset_overrides()}
             if base.short_side < self.img_size:  # a bigger crop than the config's short side: follow it
                 out["short_side"] = self.img_size
-        return out
+        return {**out, **self._preset_overrides()}
+
+    def _preset_overrides(self) -> dict[str, Any]:
+        """The config fields ``vit``, ``vit_norm`` and ``modules`` (or the preset) set; none for the defaults."""
+        from model.configs import IMAGENET_MEAN, IMAGENET_STD
+
+        preset = PRESETS.get(self.preset, PRESETS["default"])
+        out: dict[str, Any] = {}
+        if self.vit:  # a timm checkpoint of its own: fetched from the hub, built as timm defines it
+            out.update(vit=self.vit, vit_hub=True, vit_local_name="", vit_kwargs={})
+            from model.backbones import pretrained_normalisation
+
+            try:
+                norm = pretrained_normalisation(self.vit)
+            except ValueError as exc:
+                raise TrainError(f"--vit: {exc}") from None
+            if norm is not None:
+                out.update(vit_mean=norm[0], vit_std=norm[1])
+        if (self.vit_norm or preset.vit_norm) == "imagenet":
+            out.update(vit_mean=IMAGENET_MEAN, vit_std=IMAGENET_STD)
+        return {**out, **module_overrides(self.modules or preset.modules)}
+
+    def live_label_file(self) -> str:
+        """Which LIVE labels the run reads (:func:`trainer.datasets.read_live`)."""
+        return self.live_labels or PRESETS.get(self.preset, PRESETS["default"]).live_labels
+
+    def for_dataset(self, dataset: str) -> TrainConfig:
+        """This config with the preset's per-dataset choices filled in where the run left them unset (``official``:
+        10 training crops for TID2013, LIVEC at its native 500 px). The ``default`` preset fills nothing."""
+        preset = PRESETS.get(self.preset, PRESETS["default"])
+        fill = {
+            "train_crops": preset.train_crops.get(dataset) if self.train_crops is None else None,
+            "short_side": preset.short_side.get(dataset) if self.short_side is None else None,
+        }
+        fill = {k: v for k, v in fill.items() if v is not None}
+        return dataclasses.replace(self, **fill) if fill else self
 
     def loda_config(self) -> LodaConfig:
         """The network's config with the overrides applied (:class:`TrainError` if unknown or invalid)."""
@@ -193,7 +255,11 @@ class TrainConfig:
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings that determine a run's numbers (compared on resume)."""
-        return {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_FINGERPRINT}
+        return {
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in _NOT_IN_FINGERPRINT and not (k in _NEWER_DEFAULTS and v == _NEWER_DEFAULTS[k])
+        }
 
 
 @dataclass
