@@ -239,6 +239,12 @@ def add_train_parser(
         help="fixed train/test image lists per repeat (JSON, docs/training.md §10) instead of random splits",
     )
     g.add_argument(
+        "--split-meta",
+        type=Path,
+        metavar="CSV",
+        help="with --splits: the file is the authors' split pickle and CSV their meta-info file its rows number",
+    )
+    g.add_argument(
         "--repeats", type=_positive_int, default=10, metavar="N", help="random splits, medians reported (10)"
     )
     g.add_argument("--out", type=Path, metavar="DIR", help="output folder (default runs/DATASET-CONFIG[-METHOD])")
@@ -331,6 +337,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         modules=args.modules,
         live_labels=args.live_labels,
         splits=str(args.splits) if args.splits else None,
+        split_meta=str(args.split_meta) if args.split_meta else None,
     )
 
 

@@ -9,7 +9,8 @@ Three modes, chosen from the samples (see :func:`train_test_split`):
   images). A sample without a group forms a group of its own.
 - plain: each sample is a unit.
 
-A split file (:func:`read_split_file`, ``--splits``) replaces all three with fixed lists per repeat.
+A split file (:func:`read_split_file`, ``--splits``) replaces all three with fixed lists per repeat: this project's
+JSON, or the authors' own pickle with their meta-info CSV (:func:`read_authors_split`, ``--split-meta``).
 
 Splits are deterministic under a seed (``numpy.random.default_rng(seed)``) and differ between seeds.
 This module imports neither torch nor Qt.
@@ -17,15 +18,21 @@ This module imports neither torch nor Qt.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from trainer.datasets import Sample
 
-__all__ = ["read_split_file", "repeat_seeds", "train_test_split"]
+__all__ = ["read_authors_split", "read_split_file", "repeat_seeds", "train_test_split"]
+
+MAX_SPLIT_BYTES = 64 * 2**20  # a split file lists image names or row numbers: far below this
 
 
 def train_test_split(
@@ -102,20 +109,68 @@ def repeat_seeds(n_repeats: int, base_seed: int = 0) -> list[int]:
     return [base_seed + i for i in range(n_repeats)]
 
 
-def read_split_file(path: Path | str, samples: Sequence[Sample]) -> list[tuple[list[int], list[int]]]:
+class _PlainUnpickler(pickle.Unpickler):
+    """Loads plain dicts, lists, tuples, numbers and strings only: every class or function a pickle names is
+    refused, so no code in the file can run (the only way a pickle runs code is through such a name)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"refused: the file names {module}.{name}; a split file holds plain data only")
+
+
+def read_authors_split(path: Path | str, meta: Path | str) -> list[dict[str, list[str]]]:
+    """The authors' split file as repeats of image names, for :func:`read_split_file`.
+
+    Their preprocessing scripts write, per dataset, ``{repeat: {"train": [row, ...], "val": [...], "test": [row,
+    ...]}}`` (a pickle, e.g. ``live_82_seed3407.pkl``) whose rows number the data rows of their meta-info CSV
+    (e.g. ``meta_info_LIVEIQADataset.csv``). The image of a row is its ``dist_name`` column where there is one
+    (datasets with reference images), else its first column. Their ``val`` lists are empty and ignored.
+    """
+    path, meta = Path(path), Path(meta)
+    try:
+        if path.stat().st_size > MAX_SPLIT_BYTES:
+            raise ValueError(f"larger than {MAX_SPLIT_BYTES // 2**20} MB")
+        data = _PlainUnpickler(io.BytesIO(path.read_bytes())).load()
+        with meta.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (OSError, ValueError, pickle.UnpicklingError, EOFError, csv.Error) as exc:
+        raise ValueError(f"cannot read the authors' split {path} with {meta}: {exc}") from None
+    if not rows or not isinstance(data, dict) or not data:
+        raise ValueError(f"{path}: expected {{repeat: {{'train': [rows], 'test': [rows]}}}} and a meta-info CSV")
+    column = rows[0].index("dist_name") if "dist_name" in rows[0] else 0
+    names = [row[column] for row in rows[1:] if len(row) > column]
+    repeats = []
+    for key in sorted(data, key=str):
+        entry = data[key]
+        sides = {}
+        for side in ("train", "test"):
+            indices = entry.get(side) if isinstance(entry, dict) else None
+            if not isinstance(indices, list) or not all(isinstance(i, int) and 0 <= i < len(names) for i in indices):
+                raise ValueError(f"{path}: repeat {key}: {side!r} must list rows of {meta} (0 to {len(names) - 1})")
+            sides[side] = [names[i] for i in indices]
+        repeats.append(sides)
+    return repeats
+
+
+def read_split_file(
+    path: Path | str, samples: Sequence[Sample], meta: Path | str | None = None
+) -> list[tuple[list[int], list[int]]]:
     """Fixed (train, test) index lists per repeat from a split file, so a run can use the authors' splits.
 
     The format (``docs/training.md`` §10) is JSON: ``{"repeats": [{"train": [NAME, ...], "test": [NAME, ...]},
     ...]}`` (a bare list of the repeat objects also works). A NAME is an image's path relative to the dataset
     folder (``jp2k/img12.bmp``) or any tail of it down to the file name, matched without regard to case; it must
     name exactly one sample. Images a repeat lists on neither side are left out of that repeat, as a published
-    split may leave images out. Raises ValueError naming the repeat and the name for anything else.
+    split may leave images out. With ``meta``, ``path`` is the authors' own split pickle and ``meta`` their
+    meta-info CSV (:func:`read_authors_split`). Raises ValueError naming the repeat and the name for anything else.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read the split file {path}: {exc}") from None
+    if meta is not None:
+        data: Any = read_authors_split(path, meta)
+    else:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read the split file {path}: {exc}") from None
     repeats = data.get("repeats") if isinstance(data, dict) else data
     if not isinstance(repeats, list) or not repeats:
         raise ValueError(f'{path}: expected {{"repeats": [{{"train": [...], "test": [...]}}, ...]}}')

@@ -546,7 +546,8 @@ def _fixed_splits(cfg: TrainConfig, samples: Sequence[Sample], dataset: str) -> 
     if not cfg.splits:
         return []
     try:
-        fixed = read_split_file(Path(cfg.splits).expanduser(), samples)
+        meta = Path(cfg.split_meta).expanduser() if cfg.split_meta else None
+        fixed = read_split_file(Path(cfg.splits).expanduser(), samples, meta)
     except ValueError as exc:
         raise TrainError(f"{dataset}: --splits: {exc}") from None
     if len(fixed) < cfg.repeats:

@@ -63,6 +63,7 @@ _NEWER_DEFAULTS: dict[str, Any] = {
     "modules": None,
     "live_labels": None,
     "splits": None,
+    "split_meta": None,
 }
 
 
@@ -87,7 +88,8 @@ class TrainConfig:
     authors' released code's choices; ``vit_norm``, ``modules``, ``live_labels`` (``None``: the preset's) and
     ``train_crops`` / ``short_side`` (``None``: the preset's for the dataset, :meth:`for_dataset`) set them one
     by one. ``vit`` swaps the ViT for another timm checkpoint (Table III) with that checkpoint's normalisation.
-    ``splits``: a split file (:func:`trainer.splits.read_split_file`) whose fixed splits replace the random ones.
+    ``splits``: a split file (:func:`trainer.splits.read_split_file`) whose fixed splits replace the random ones;
+    with ``split_meta`` (the authors' meta-info CSV) it is the authors' own split pickle.
     """
 
     model: str = "loda_vit_base_r50"
@@ -135,6 +137,7 @@ class TrainConfig:
     modules: str | None = None
     live_labels: str | None = None
     splits: str | None = None
+    split_meta: str | None = None
 
     def validate(self) -> None:
         """Raise :class:`TrainError` for a setting that cannot work."""
@@ -167,7 +170,9 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise TrainError(message)
-        for name in ("vit_weights", "cnn_weights", "init", "splits"):
+        if self.split_meta and not self.splits:
+            raise TrainError("--split-meta goes with --splits (the authors' split file it numbers the rows of)")
+        for name in ("vit_weights", "cnn_weights", "init", "splits", "split_meta"):
             value = getattr(self, name)
             if value and not Path(value).expanduser().is_file():
                 raise TrainError(f"--{name.replace('_', '-')}: no such file: {value}")

@@ -134,6 +134,31 @@ def test_split_file_maps_names_to_samples(tmp_path):
         read_split_file(path, samples)
 
 
+def test_the_authors_split_pickle_is_read_through_their_meta_info_csv(tmp_path):
+    import pickle
+
+    samples = samples_at(tmp_path)
+    meta = tmp_path / "meta_info_LIVEIQADataset.csv"
+    rows = [(f"refimgs/r{i}.bmp", f"{folder}/img{i}.bmp", i) for folder in ("jp2k", "jpeg") for i in range(1, 6)]
+    meta.write_text("ref_name,dist_name,mos\n" + "".join(f"{r},{d},{m}\n" for r, d, m in rows))
+    path = tmp_path / "live_82_seed3407.pkl"
+    path.write_bytes(pickle.dumps({0: {"train": [0, 6], "val": [], "test": [2]}, 1: {"train": [1], "test": [9]}}))
+    assert read_split_file(path, samples, meta) == [([0, 6], [2]), ([1], [9])]
+
+    path.write_bytes(pickle.dumps({0: {"train": [0], "test": [10]}}))  # row 10 does not exist
+    with pytest.raises(ValueError, match=r"rows of .* \(0 to 9\)"):
+        read_split_file(path, samples, meta)
+
+    class Hostile:  # a pickle that would run code: os.system is named, so it is refused before anything runs
+        def __reduce__(self):
+            return (__import__("os").system, ("touch " + str(tmp_path / "ran"),))
+
+    path.write_bytes(pickle.dumps({0: {"train": [Hostile()], "test": [1]}}))
+    with pytest.raises(ValueError, match="refused"):
+        read_split_file(path, samples, meta)
+    assert not (tmp_path / "ran").exists()
+
+
 def test_run_protocol_uses_the_split_file(tmp_path):
     from tests.trainer.test_train import FAST, make_set
     from trainer.train import run_protocol
