@@ -6,7 +6,9 @@
    letterbox bars some cameras add are cropped by matching the photo's aspect ratio;
 2. otherwise a decode through :func:`model.preprocess.open_image`, which DCT-scales JPEGs with ``draft()``
    straight to about the size asked for, opens HEIC (pillow-heif) and RAW previews (rawpy) when installed,
-   converts any mode to RGB and refuses decompression bombs with a readable reason.
+   converts any mode to RGB and refuses decompression bombs with a readable reason (the pixel limit,
+   ``model.preprocess.MAX_IMAGE_PIXELS``, 200 MP). Long thin strips that scoring refuses (past 1:20) still get
+   a thumbnail: ``thumbnail()`` only ever shrinks them.
 
 Either way the EXIF orientation is applied, so thumbnails are upright. A file that cannot be read raises
 :class:`ThumbnailError` with a message meant for the user.
@@ -165,8 +167,10 @@ def make_thumbnail(
         img = open_image(path, short_side=short_side)
     except ImageDecodeError as exc:
         raise ThumbnailError(str(exc)) from None
-    except (OSError, ValueError, MemoryError) as exc:
-        raise ThumbnailError(f"cannot read the image: {exc}") from None
+    except MemoryError:
+        raise ThumbnailError("not enough memory to decode the image") from None
+    except (OSError, ValueError) as exc:
+        raise ThumbnailError(f"cannot read the image: {str(exc) or type(exc).__name__}") from None
     decoded_size = img.size  # draft() may have scaled the decode: the header's size is the photo's own
     img.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
     return Thumbnail(img, "decoded", full_size or decoded_size)

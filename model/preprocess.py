@@ -11,6 +11,23 @@ numeric step left to the caller.
 JPEGs are decoded with Pillow's ``draft()`` DCT scaling straight to the smallest size that still covers the
 short side; HEIC/HEIF open through pillow-heif and camera RAW files through the embedded preview (rawpy)
 when those optional libraries are installed.
+
+Decode limits (a file is refused with :class:`ImageDecodeError` before the memory is spent, never silently
+cropped or decoded anyway):
+
+* :data:`MAX_IMAGE_PIXELS` = 200 MP per image, counted from the header before any pixel is decoded (arrays and
+  Pillow images passed in are held to it too). That covers every camera (150-MP medium format, 187-MP in-camera
+  high-resolution modes) and bounds one decode to about 600 MB of RGB. On import this module sets Pillow's own
+  ``Image.MAX_IMAGE_PIXELS`` to the same value and turns its ``DecompressionBombWarning`` into a refusal, so
+  thumbnails and EXIF reads use the one limit; the limit in force is read from Pillow at each call.
+* :data:`MAX_ASPECT_RATIO` = 20: the long side may be at most 20 times the short side. Resizing the short side
+  to 384 multiplies the long side by the same factor, so a 1x5000 strip would become 384 x 1,920,000 (gigabytes);
+  real panoramas (360° cylindrical about 1:6 to 1:10, stitched strips up to about 1:12 to 1:15) stay well inside,
+  and at 1:20 the 15 crops still cover about half of the resized image (384 x 7680, 9 MB).
+* :data:`MAX_RESIZED_PIXELS` = 16 MP for the resized image, checked before resizing: a second bound for a
+  larger ``short_side`` than the default (1:20 at 384 is 3 MP).
+
+Every :class:`ImageDecodeError` carries a non-empty reason.
 """
 
 from __future__ import annotations
@@ -18,6 +35,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -33,8 +51,48 @@ RAW_EXTENSIONS = frozenset({"cr2", "cr3", "nef", "nrw", "arw", "dng", "raf", "or
 ImageSource = str | Path | bytes | np.ndarray | Image.Image
 
 
+# See the module docstring for why these values.
+MAX_IMAGE_PIXELS = 200_000_000
+MAX_ASPECT_RATIO = 20
+MAX_RESIZED_PIXELS = 16_000_000
+
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+
+
 class ImageDecodeError(Exception):
-    """An image that cannot be scored; the message is meant for the user's eyes."""
+    """An image that cannot be scored; the message is meant for the user's eyes and is never empty."""
+
+    def __init__(self, reason: object = "") -> None:
+        text = str(reason).strip() if reason is not None else ""
+        super().__init__(text or "the image cannot be decoded (no reason given)")
+
+
+def pixel_limit() -> int:
+    """The pixel limit in force: Pillow's ``Image.MAX_IMAGE_PIXELS`` (set from :data:`MAX_IMAGE_PIXELS` on
+    import), or :data:`MAX_IMAGE_PIXELS` when something switched Pillow's check off."""
+    return Image.MAX_IMAGE_PIXELS or MAX_IMAGE_PIXELS
+
+
+def _too_many_pixels(size: tuple[int, int] | None, limit: int, count: int | None = None) -> ImageDecodeError:
+    if size is not None:
+        what = f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels"
+    elif count is not None:
+        what = f"{count:,} pixels"
+    else:
+        what = "the image"
+    return ImageDecodeError(f"refused: too many pixels to decode safely ({what}; the limit is {limit:,} pixels)")
+
+
+def _check_pixels(size: tuple[int, int]) -> None:
+    limit = pixel_limit()
+    if size[0] * size[1] > limit:
+        raise _too_many_pixels(size, limit)
+
+
+def _bomb_error(exc: Exception) -> ImageDecodeError:
+    """Pillow's DecompressionBombError / Warning as a refusal naming the limit in force."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return _too_many_pixels(None, pixel_limit(), int(found.group(1)) if found else None)
 
 
 _heif_registered = False
@@ -62,12 +120,19 @@ def _open_raw(path: Path) -> Image.Image:
             except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
                 return Image.fromarray(raw.postprocess(half_size=True, use_camera_wb=True))
             if thumb.format == rawpy.ThumbFormat.JPEG:
-                img = Image.open(io.BytesIO(thumb.data))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    img = Image.open(io.BytesIO(thumb.data))
+                _check_pixels(img.size)
                 img.load()
                 return img
             return Image.fromarray(thumb.data)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _bomb_error(exc) from None
+    except MemoryError:
+        raise ImageDecodeError("not enough memory to decode the RAW file") from None
     except (rawpy.LibRawError, OSError) as exc:
-        raise ImageDecodeError(f"cannot read the RAW file: {exc}") from None
+        raise ImageDecodeError(f"cannot read the RAW file: {str(exc) or type(exc).__name__}") from None
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -105,12 +170,16 @@ def open_image(source: ImageSource, short_side: int | None = None) -> Image.Imag
 
     With ``short_side`` set, JPEGs are DCT-scaled on decode to the smallest size whose short side still
     covers it (the final resize happens in :func:`resize_short_side`). Raises :class:`ImageDecodeError`
-    with a readable reason for anything that is not a decodable image.
+    with a readable reason for anything that is not a decodable image, or that has more pixels than
+    :func:`pixel_limit` (checked on the header, before decoding).
     """
     if isinstance(source, Image.Image):
+        _check_pixels(source.size)
         return to_rgb(ImageOps.exif_transpose(source))
     if isinstance(source, np.ndarray):
-        return to_rgb(_from_array(source))
+        image = _from_array(source)
+        _check_pixels(image.size)
+        return to_rgb(image)
     path: Path | None = None
     if isinstance(source, bytes):
         fp: io.BytesIO | Path = io.BytesIO(source)
@@ -119,26 +188,36 @@ def open_image(source: ImageSource, short_side: int | None = None) -> Image.Imag
         fp = path
         suffix = path.suffix[1:].lower()
         if suffix in RAW_EXTENSIONS:
-            return to_rgb(ImageOps.exif_transpose(_open_raw(path)))
+            raw = _open_raw(path)
+            _check_pixels(raw.size)
+            return to_rgb(ImageOps.exif_transpose(raw))
         if suffix in HEIF_EXTENSIONS and not _ensure_heif():
             raise ImageDecodeError("HEIC/HEIF file: install the optional 'pillow-heif' package to score it")
     try:
+        # Pillow warns between its limit and twice it, and raises above: both are refusals here. The explicit
+        # check below does not depend on the warning filter (warnings.catch_warnings is not thread-safe).
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(fp) as img:
-                if short_side and img.format == "JPEG":
-                    img.draft("RGB", _draft_size(img.size, short_side))
-                img.load()
-                oriented = ImageOps.exif_transpose(img)
-                return to_rgb(oriented)
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img_cm = Image.open(fp)
+        with img_cm as img:
+            _check_pixels(img.size)
+            if short_side and img.format == "JPEG":
+                img.draft("RGB", _draft_size(img.size, short_side))
+            img.load()
+            oriented = ImageOps.exif_transpose(img)
+            return to_rgb(oriented)
+    except ImageDecodeError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _bomb_error(exc) from None
+    except MemoryError:
+        raise ImageDecodeError("not enough memory to decode the image") from None
     except FileNotFoundError:
         raise ImageDecodeError("the file no longer exists") from None
     except IsADirectoryError:
         raise ImageDecodeError("this is a folder, not an image") from None
     except PermissionError:
         raise ImageDecodeError("permission denied: the file cannot be read") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageDecodeError(f"refused: too many pixels to decode safely ({exc})") from None
     except UnidentifiedImageError:
         if path is not None and path.stat().st_size == 0:
             raise ImageDecodeError("the file is empty") from None
@@ -165,14 +244,37 @@ def _from_array(arr: np.ndarray) -> Image.Image:
     raise ImageDecodeError(f"unsupported image array dtype {arr.dtype}")
 
 
-def resize_short_side(img: Image.Image, short_side: int) -> Image.Image:
-    """Resize so that the shorter side equals ``short_side`` (aspect ratio kept; antialiased bicubic)."""
-    w, h = img.size
-    if min(w, h) == short_side:
-        return img
+def resized_size(size: tuple[int, int], short_side: int) -> tuple[int, int]:
+    """The size :func:`resize_short_side` resizes to; :class:`ImageDecodeError` when the image is longer than
+    :data:`MAX_ASPECT_RATIO` times its width (or the reverse) or the result would pass :data:`MAX_RESIZED_PIXELS`.
+    """
+    w, h = size
+    if min(w, h) < 1:
+        raise ImageDecodeError(f"the image has no pixels ({w}x{h})")
+    if max(w, h) > MAX_ASPECT_RATIO * min(w, h):
+        raise ImageDecodeError(
+            f"refused: the image is {w}x{h}, too long and thin to score "
+            f"(the long side may be at most {MAX_ASPECT_RATIO} times the short side, 1:{MAX_ASPECT_RATIO})"
+        )
     scale = short_side / min(w, h)
     new = (max(short_side, round(w * scale)), max(short_side, round(h * scale)))
     new = (short_side, new[1]) if w <= h else (new[0], short_side)
+    if new[0] * new[1] > MAX_RESIZED_PIXELS:
+        raise ImageDecodeError(
+            f"refused: the image is too large to resize ({w}x{h} to {new[0]}x{new[1]}; "
+            f"the limit is {MAX_RESIZED_PIXELS:,} pixels)"
+        )
+    return new
+
+
+def resize_short_side(img: Image.Image, short_side: int) -> Image.Image:
+    """Resize so that the shorter side equals ``short_side`` (aspect ratio kept; antialiased bicubic).
+
+    The size is checked before resizing (see :func:`resized_size`), so a long thin strip costs nothing.
+    """
+    new = resized_size(img.size, short_side)
+    if new == img.size:
+        return img
     return img.resize(new, Image.Resampling.BICUBIC, reducing_gap=3.0)
 
 

@@ -129,7 +129,8 @@ class BaseScorer:
                     yield i, ImageScore(_describe(src, i), error=str(exc))
                     continue
                 except (ValueError, OSError, MemoryError) as exc:
-                    yield i, ImageScore(_describe(src, i), error=f"cannot prepare the image: {exc}")
+                    reason = str(exc) or type(exc).__name__  # a bare MemoryError has no message
+                    yield i, ImageScore(_describe(src, i), error=f"cannot prepare the image: {reason}")
                     continue
                 queue.append((i, _describe(src, i), crops))
                 if sum(len(c) for _, _, c in queue) >= self.batch_size:

@@ -144,3 +144,29 @@ def test_a_damaged_cache_file_is_ignored(tmp_path):
     (cached,) = (tmp_path / "cache").glob("*/*.jpg")
     cached.write_bytes(b"garbage")
     assert load_thumbnail(path, 64, cache).source == "decoded"
+
+
+def test_a_long_thin_strip_still_gets_a_thumbnail(tmp_path):
+    path = tmp_path / "strip.png"
+    Image.new("RGB", (1, 5000), BLUE).save(path)  # refused for scoring (aspect ratio), still shown in the grid
+    thumb = make_thumbnail(path, 128)
+    assert thumb.source == "decoded" and thumb.image.size[1] == 128 and thumb.full_size == (1, 5000)
+
+
+def test_pixels_over_the_limit_are_refused_with_the_limit_named(tmp_path, monkeypatch):
+    path = photo(tmp_path / "big.png", size=(400, 300))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)  # 120,000 pixels: only a warning for Pillow
+    with pytest.raises(ThumbnailError, match="too many pixels") as info:
+        make_thumbnail(path, 128)
+    assert "100,000" in str(info.value)
+
+
+def test_out_of_memory_while_decoding_has_a_reason(tmp_path, monkeypatch):
+    path = photo(tmp_path / "p.png", size=(300, 200))
+
+    def no_memory(*a, **k):
+        raise MemoryError
+
+    monkeypatch.setattr(thumbnails, "open_image", no_memory)
+    with pytest.raises(ThumbnailError, match="memory"):
+        make_thumbnail(path, 128)

@@ -6,11 +6,13 @@ import pytest
 from PIL import Image
 
 from model.preprocess import (
+    MAX_IMAGE_PIXELS,
     ImageDecodeError,
     crop_positions,
     load_for_model,
     open_image,
     prepare_inference,
+    resize_short_side,
     to_float,
     to_rgb,
     train_crops,
@@ -175,3 +177,75 @@ def test_preprocessing_does_not_import_torch():
     code = "import sys, model.preprocess, model.profiles, model.configs; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- decode limits: pixel count, aspect ratio, output size, and a reason every time ---------------------------
+
+
+def _no_resize(monkeypatch):
+    def fail(self, *a, **k):
+        raise AssertionError("resize must not be reached")
+
+    monkeypatch.setattr(Image.Image, "resize", fail)
+
+
+@pytest.mark.parametrize("size", [(1, 5000), (5000, 1)])
+def test_a_long_thin_strip_is_refused_before_any_resize(tmp_path, monkeypatch, size):
+    p = tmp_path / "strip.png"
+    Image.new("RGB", size, (90, 90, 90)).save(p)  # ~100 bytes; scaled to 384 px short side it would be 737 MP
+    _no_resize(monkeypatch)
+    with pytest.raises(ImageDecodeError, match=r"1:20") as info:
+        prepare_inference(p)
+    reason = str(info.value)
+    assert "1x5000" in reason or "5000x1" in reason
+    with pytest.raises(ImageDecodeError, match=r"1:20"):
+        load_for_model(np.zeros((*size[::-1], 3), np.uint8), 384)  # arrays too, not only files
+
+
+def test_the_resized_image_has_a_pixel_budget(monkeypatch):
+    _no_resize(monkeypatch)
+    with pytest.raises(ImageDecodeError, match="too large to resize"):
+        resize_short_side(Image.new("RGB", (2000, 200)), 4096)  # 1:10 is fine, 4096 x 40960 is not
+
+
+def test_pixels_over_the_limit_are_refused_with_the_limit_named(tmp_path, monkeypatch):
+    p = make_photo(tmp_path / "big.png", size=(400, 300))  # 120,000 pixels
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)  # Pillow only warns below 2x its limit
+    with pytest.raises(ImageDecodeError, match="too many pixels") as info:
+        open_image(p)
+    assert "100,000" in str(info.value) and "120,000" in str(info.value)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # past 2x: Pillow's own DecompressionBombError
+    with pytest.raises(ImageDecodeError, match="too many pixels") as info:
+        open_image(p)
+    assert "1,000" in str(info.value)
+    with pytest.raises(ImageDecodeError, match="too many pixels"):
+        open_image(np.zeros((300, 400, 3), np.uint8))
+
+
+def test_the_documented_pixel_limit_is_pillows():
+    assert Image.MAX_IMAGE_PIXELS == MAX_IMAGE_PIXELS == 200_000_000
+
+
+@pytest.mark.parametrize(
+    ("size", "resized"), [((600, 400), (576, 384)), ((2400, 400), (2304, 384)), ((400, 8000), (384, 7680))]
+)
+def test_ordinary_photos_and_panoramas_still_score(tmp_path, size, resized):
+    p = make_photo(tmp_path / "p.png", size=size)
+    assert load_for_model(p, 384).size == resized
+    assert prepare_inference(p, k=15).shape == (15, 3, 224, 224)
+
+
+def test_every_decode_error_has_a_reason(tmp_path, monkeypatch):
+    assert str(ImageDecodeError("")) and str(ImageDecodeError("  ")) and str(ImageDecodeError())
+    p = make_photo(tmp_path / "a.png", size=(300, 200))
+    for exc in (MemoryError(), OSError(), ValueError(), EOFError()):
+
+        def boom(*a, exc=exc, **k):
+            raise exc
+
+        monkeypatch.setattr(Image, "open", boom)
+        with pytest.raises(ImageDecodeError) as info:
+            open_image(p)
+        assert str(info.value).strip(), type(exc).__name__
+        if isinstance(exc, MemoryError):
+            assert "memory" in str(info.value)

@@ -84,3 +84,14 @@ def test_a_gpu_gets_more_decoding_threads_than_the_cpu(monkeypatch):
 def test_the_torch_scorer_takes_its_decoding_threads_from_the_device(tiny_model):
     assert TorchScorer(tiny_model, device="cpu").decode_workers == 2
     assert TorchScorer(tiny_model, device="cpu", decode_workers=5).decode_workers == 5
+
+
+def test_a_failure_without_a_message_still_has_a_reason(tiny_model, photos, monkeypatch):
+    scorer = TorchScorer(tiny_model, device="cpu", crops=2)
+
+    def out_of_memory(source):
+        raise MemoryError  # numpy and Pillow raise it bare
+
+    monkeypatch.setattr(scorer, "prepare", out_of_memory)
+    (result,) = scorer.score(photos[:1])
+    assert result.error == "cannot prepare the image: MemoryError"
