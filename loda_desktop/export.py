@@ -10,6 +10,14 @@ Columns (:data:`CSV_COLUMNS`): path, score, spread, rank, rating, flag, label, m
 - CSV (:func:`write_csv`; :func:`write_csv_stream` to an open stream, same cells): UTF-8, line endings from the
   csv module (``\\r\\n``, RFC 4180), floats with 6 decimals, empty cells for missing values.
   JSON: a list of objects with the same keys, full-precision floats, ``null`` for missing.
+- CSV injection (OWASP): a spreadsheet runs a cell that starts with ``=``, ``+``, ``-``, ``@``, TAB or CR as a
+  formula. Every text cell (:data:`TEXT_COLUMNS`: path, flag, label, model, status, error) that starts with one
+  of them gets a leading apostrophe (``'=HYPERLINK(...)``), which spreadsheets show as text; the numeric cells
+  (score, spread, rank, rating) are written as numbers, a negative score included. The trade-off: a value
+  that really starts with one of them (a path or label starting with ``-``, an error message) gets the
+  apostrophe too; a program reading the CSV gets the value back by dropping the first character of a text
+  cell that starts with ``'`` followed by one of them (a cell starting with ``'`` alone is left as it is).
+  JSON needs no such change: it has the values as they are.
 """
 
 from __future__ import annotations
@@ -27,8 +35,21 @@ from loda_desktop.catalog import PhotoRecord, ScoreRecord
 from loda_desktop.paths import atomic_write
 
 CSV_COLUMNS = ["path", "score", "spread", "rank", "rating", "flag", "label", "model", "status", "error"]
+TEXT_COLUMNS = frozenset({"path", "flag", "label", "model", "status", "error"})
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
-__all__ = ["CSV_COLUMNS", "ExportRow", "rank_rows", "rows_from_records", "write_csv", "write_csv_stream", "write_json"]
+__all__ = [
+    "CSV_COLUMNS",
+    "FORMULA_TRIGGERS",
+    "TEXT_COLUMNS",
+    "ExportRow",
+    "neutralise_cell",
+    "rank_rows",
+    "rows_from_records",
+    "write_csv",
+    "write_csv_stream",
+    "write_json",
+]
 
 
 @dataclass(frozen=True)
@@ -93,13 +114,23 @@ def _csv_cell(value: Any) -> str:
     return str(value)
 
 
+def neutralise_cell(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula: a leading ``'`` if it starts with a trigger."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def _csv_row(row: ExportRow) -> list[str]:
+    cells = [_csv_cell(getattr(row, c)) for c in CSV_COLUMNS]
+    return [neutralise_cell(v) if c in TEXT_COLUMNS else v for c, v in zip(CSV_COLUMNS, cells, strict=True)]
+
+
 def write_csv_stream(rows: Iterable[ExportRow], stream: TextIO) -> None:
     """Write ``rows`` (in the given order) as CSV with a header to an open text stream (``loda score --csv -``:
-    standard output); the one formatter behind :func:`write_csv` too."""
+    standard output); the one formatter behind :func:`write_csv` too. Text cells are neutralised (module doc)."""
     writer = csv.writer(stream)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        writer.writerow([_csv_cell(getattr(row, c)) for c in CSV_COLUMNS])
+        writer.writerow(_csv_row(row))
 
 
 def write_csv(rows: Iterable[ExportRow], out_path: str | os.PathLike[str]) -> Path:

@@ -78,5 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = user_message(exc)
         if message is None:
             raise
-        print(f"loda {args.command}: error: {message}", file=sys.stderr)
+        from ..text import printable
+
+        print(f"loda {args.command}: error: {printable(message)}", file=sys.stderr)
         return 1

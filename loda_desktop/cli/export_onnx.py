@@ -60,6 +60,8 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     from model.onnx_export import OnnxExportError, export_onnx
     from model.profiles import load_model
 
+    from ..text import printable
+
     started = time.perf_counter()
     model = load_model(profile, search_dirs=model_search_dirs())
     try:
@@ -71,12 +73,12 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     size = path.stat().st_size / 1e6
     kind = "INT8 (dynamic quantization)" if args.int8 else "float32"
     print(
-        f"Wrote {path} ({size:.1f} MB, {kind}, opset {args.opset}) from '{profile.name}' in"
+        f"Wrote {printable(path)} ({size:.1f} MB, {kind}, opset {args.opset}) from '{printable(profile.name)}' in"
         f" {time.perf_counter() - started:.1f} s",
         file=sys.stderr,
     )
-    print(f"Score with: loda score FOLDER --backend onnx --model {path}", file=sys.stderr)
+    print(f"Score with: loda score FOLDER --backend onnx --model {printable(path)}", file=sys.stderr)
     notice = untrained_notice(profile)
     if notice:
-        print(f"warning: {notice}", file=sys.stderr)
+        print(f"warning: {printable(notice)}", file=sys.stderr)
     return 0

@@ -50,6 +50,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from ..paths import models_dir
     from ..ratings import capture_times
     from ..settings import load_settings
+    from ..text import printable
 
     name = check_name(args.out)
     settings = load_settings()
@@ -60,7 +61,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     cfg = _config(args)
     check_minimums(samples, cfg.min_rated, cfg.min_distinct, mapping)
     out = models_dir() / f"{name}.safetensors"
-    print(f"Fine-tuning {base.name} on {len(samples)} rated photos → {out}", file=sys.stderr)
+    print(f"Fine-tuning {printable(base.name)} on {len(samples)} rated photos → {printable(out)}", file=sys.stderr)
     bar = tqdm(total=None, unit="step", disable=None, file=sys.stderr, dynamic_ncols=True, leave=False)
 
     def progress(p: FinetuneProgress) -> None:
@@ -88,7 +89,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print(
-        f"held-out SRCC {result.srcc_before:.4f} (base {base.name}) → {result.srcc_after:.4f} "
+        f"held-out SRCC {result.srcc_before:.4f} (base {printable(base.name)}) → {result.srcc_after:.4f} "
         f"(best epoch {result.best_epoch} of {result.epochs_run}; "
         f"{result.n_train} trained on, {result.n_test} held out)"
     )
@@ -96,12 +97,12 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         check_model(dataclasses.replace(settings, model=name), samples[0].path)
     except EngineError as exc:
         raise EngineError(f"{result.path} was written but cannot be used: {exc}") from None
-    print(f"Wrote {result.path}; score with: loda score --model {name}", file=sys.stderr)
+    print(f"Wrote {printable(result.path)}; score with: loda score --model {printable(name)}", file=sys.stderr)
     if not result.improved:
         print("warning: the fine-tuned model does not rank the held-out photos better than its base", file=sys.stderr)
     if args.activate:
         activate(name, settings)
-        print(f"{name} is now the active model", file=sys.stderr)
+        print(f"{printable(name)} is now the active model", file=sys.stderr)
     return 0
 
 

@@ -1,4 +1,7 @@
-"""``loda models``: the model configs and trained profiles this machine knows, and which are ready to run."""
+"""``loda models``: the model configs and trained profiles this machine knows, and which are ready to run.
+
+Profile names, descriptions and paths are shown with their control characters escaped
+(:func:`loda_desktop.text.printable`)."""
 
 from __future__ import annotations
 
@@ -60,21 +63,23 @@ def _print_profiles(dirs: Sequence[Path]) -> None:
     from model.backbones import backbone_weight_files
     from model.profiles import find_profiles
 
+    from ..text import printable
+
     profiles = find_profiles(dirs)
-    print("Profiles (trained models) in " + ", ".join(str(d) for d in dirs) + ":")
+    print("Profiles (trained models) in " + ", ".join(printable(d) for d in dirs) + ":")
     if not profiles:
         print("  none yet: train one with `loda train`, or fine-tune with `loda finetune`")
     for p in profiles:
         trained = p.metadata.get("trained_on")
         metrics = p.metadata.get("metrics") or {}
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, int | float))
+        shown = ", ".join(f"{printable(k)} {v:.3f}" for k, v in metrics.items() if isinstance(v, int | float))
         ready = "ready"
         if p.kind == "adapter":
             found = zip((p.config.vit, p.config.cnn), backbone_weight_files(p.config, dirs), strict=True)
             missing = [name for name, where in found if where is None]
             if missing:
-                ready = "needs backbone weights: " + ", ".join(missing)
+                ready = "needs backbone weights: " + ", ".join(printable(m) for m in missing)
         desc = trained.get("summary", trained.get("dataset")) if isinstance(trained, dict) else trained
-        print(f"  {p.name:<20} {p.config.name:<20} {p.kind:<8} {ready}")
-        print(f"  {'':<20} trained on: {desc or 'nothing (untrained)'}{'; ' + shown if shown else ''}")
-        print(f"  {'':<20} {p.path}")
+        print(f"  {printable(p.name):<20} {printable(p.config.name):<20} {printable(p.kind):<8} {ready}")
+        print(f"  {'':<20} trained on: {printable(desc or 'nothing (untrained)')}{'; ' + shown if shown else ''}")
+        print(f"  {'':<20} {printable(p.path)}")

@@ -1,4 +1,6 @@
-"""``loda profiles {list,rename,delete,activate,rollback}``: manage model profiles (:mod:`loda_desktop.model_store`)."""
+"""``loda profiles {list,rename,delete,activate,rollback}``: manage model profiles (:mod:`loda_desktop.model_store`).
+
+Names are shown with their control characters escaped (:func:`loda_desktop.text.printable`)."""
 
 from __future__ import annotations
 
@@ -7,23 +9,24 @@ import argparse
 
 def cmd_profiles(args: argparse.Namespace) -> int:
     from .. import model_store as admin
+    from ..text import printable as pr
 
     if args.action == "list":
         for p in admin.list_profiles():
             marks = ("*" if p.active else " ") + ("b" if p.bundled else " ")
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in p.metrics.items() if isinstance(v, int | float))
-            parent = f"  parent {p.parent}" if p.parent else ""
-            print(f"{marks} {p.name:<24} {p.config:<20} {p.kind:<8}{parent}{'  ' + shown if shown else ''}")
-        print(f"active: {admin.active_name()}  (* active, b bundled)")
+            shown = ", ".join(f"{pr(k)} {v:.3f}" for k, v in p.metrics.items() if isinstance(v, int | float))
+            parent = f"  parent {pr(p.parent)}" if p.parent else ""
+            print(f"{marks} {pr(p.name):<24} {pr(p.config):<20} {pr(p.kind):<8}{parent}{'  ' + shown if shown else ''}")
+        print(f"active: {pr(admin.active_name())}  (* active, b bundled)")
     elif args.action == "rename":
-        print(f"renamed to {admin.rename_profile(args.name, args.new_name)}")
+        print(f"renamed to {pr(admin.rename_profile(args.name, args.new_name))}")
     elif args.action == "delete":
         now = admin.delete_profile(args.name)
-        print(f"moved {args.name} to the trash" + (f"; the active model is now {now}" if now else ""))
+        print(f"moved {pr(args.name)} to the trash" + (f"; the active model is now {pr(now)}" if now else ""))
     elif args.action == "activate":
-        print(f"active model: {admin.activate(args.name).name}")
+        print(f"active model: {pr(admin.activate(args.name).name)}")
     elif args.action == "rollback":
-        print(f"rolled back; active model: {admin.rollback().name}")
+        print(f"rolled back; active model: {pr(admin.rollback().name)}")
     return 0
 
 

@@ -1,7 +1,9 @@
 """``loda score``: score every photo under the folders into the catalog and print or write the ranking.
 
 The CSV, to a file or to standard output (``--csv -``), is :func:`loda_desktop.export.write_csv`'s, the window's
-export: six decimals, empty cells for missing values.
+export: six decimals, empty cells for missing values, text cells a spreadsheet would run as a formula
+neutralised. The table and the messages show names with their control characters escaped
+(:func:`loda_desktop.text.printable`); ``--json`` has the real names, escaped by JSON.
 """
 
 from __future__ import annotations
@@ -51,20 +53,21 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     from ..engine import Engine, PhotoResult
     from ..export import write_csv, write_csv_stream
+    from ..text import printable
 
     scan_problems: list[tuple[Path, str]] = []
     engine = Engine(_settings(args))
     paths = engine.scan(args.folders, on_error=lambda p, m: scan_problems.append((p, m)))
     for p, m in scan_problems:
-        print(f"warning: {p}: {m}", file=sys.stderr)
+        print(f"warning: {printable(p)}: {printable(m)}", file=sys.stderr)
     if not paths:
-        print("No photos found in " + ", ".join(str(f) for f in args.folders), file=sys.stderr)
+        print("No photos found in " + ", ".join(printable(f) for f in args.folders), file=sys.stderr)
     bar = tqdm(total=len(paths), unit="photo", disable=None, file=sys.stderr, dynamic_ncols=True)
 
     def progress(result: PhotoResult) -> None:
         bar.update(1)
         if result.status == "error" and not result.cached and args.verbose:
-            tqdm.write(f"failed: {result.path}: {result.error}", file=sys.stderr)
+            tqdm.write(f"failed: {printable(result.path)}: {printable(result.error)}", file=sys.stderr)
 
     try:
         summary = engine.score_paths(paths, on_result=progress, rescore=args.rescore)
@@ -81,11 +84,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     elif args.csv != "-":
         _print_ranking(rows)
     sys.stdout.flush()
-    print(summary.describe(), file=sys.stderr)
+    print(printable(summary.describe()), file=sys.stderr)
     if args.csv and args.csv != "-":
-        print(f"Wrote {args.csv}", file=sys.stderr)
+        print(f"Wrote {printable(args.csv)}", file=sys.stderr)
     if engine.notice:
-        print(f"warning: {engine.notice}", file=sys.stderr)
+        print(f"warning: {printable(engine.notice)}", file=sys.stderr)
     return 130 if summary.cancelled else 0
 
 
@@ -110,10 +113,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _print_ranking(rows: Sequence[ExportRow]) -> None:
-    """The ranking as a table: rank, score and path; a row without a score gives its reason."""
+    """The ranking as a table: rank, score and path; a row without a score gives its reason. Control characters
+    in a name or reason are escaped: one line per row, and no name can send the terminal an escape sequence."""
+    from ..text import printable
+
     width = max([len("score"), *(len(f"{r.score:.4f}") for r in rows if r.score is not None)])
     for r in rows:
         if r.status == "ok":
-            print(f"{r.rank:>5}  {r.score:>{width}.4f}  {r.path}")
+            print(f"{r.rank:>5}  {r.score:>{width}.4f}  {printable(r.path)}")
         else:
-            print(f"{'-':>5}  {'error':>{width}}  {r.path}: {r.error or 'not scored'}")
+            print(f"{'-':>5}  {'error':>{width}}  {printable(r.path)}: {printable(r.error or 'not scored')}")

@@ -159,3 +159,44 @@ def test_rows_from_catalog(tmp_path):
     ]
     assert rows[2].error == "bad file" and rows[1].spread == 0.01
     assert export.rows_from_records([], "m") == []
+
+
+def test_csv_neutralises_cells_a_spreadsheet_would_run_as_formulas(tmp_path):
+    """OWASP CSV injection: a text cell starting with = + - @ TAB or CR gets a leading apostrophe."""
+    hostile = ExportRow(
+        '=HYPERLINK("x").jpg',
+        -0.25,
+        0.5,
+        rating=3,
+        flag="@pick",
+        label="+red",
+        model="=cmd|' /C calc'!A0@1|crops=5",
+        status="\tok",
+        error="-2+3",
+    )
+    cr = ExportRow("\r/s/cr.jpg", None, None, model="m", status="error", error="=1+1")
+    plain = ExportRow("/s/plain.jpg", 0.5, None, model="m", status="ok", error="a = b")
+    out = write_csv(rank_rows([hostile, cr, plain]), tmp_path / "ranking.csv")
+    with out.open(newline="", encoding="utf-8") as f:
+        table = [dict(zip(CSV_COLUMNS, r, strict=True)) for r in list(csv.reader(f))[1:]]
+    by_path = {r["path"]: r for r in table}
+    row = by_path['\'=HYPERLINK("x").jpg']
+    assert row["model"] == "'=cmd|' /C calc'!A0@1|crops=5"
+    assert (row["flag"], row["label"], row["status"], row["error"]) == ("'@pick", "'+red", "'\tok", "'-2+3")
+    # numbers are written as numbers, a negative score included: no apostrophe, read back as floats
+    assert float(row["score"]) == -0.25 and float(row["spread"]) == 0.5
+    assert int(row["rating"]) == 3 and row["rank"] == ""  # status is not "ok": no rank
+    assert by_path["'\r/s/cr.jpg"]["error"] == "'=1+1"
+    # cells that do not start with a trigger character are untouched
+    assert by_path["/s/plain.jpg"] == {
+        "path": "/s/plain.jpg",
+        "score": "0.500000",
+        "spread": "",
+        "rank": "1",
+        "rating": "",
+        "flag": "",
+        "label": "",
+        "model": "m",
+        "status": "ok",
+        "error": "a = b",
+    }

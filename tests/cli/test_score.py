@@ -169,3 +169,63 @@ def test_a_damaged_catalog_is_a_one_line_error(damage, tmp_path, capsys):
     lines = [line for line in err.splitlines() if line.startswith("loda score:")]
     assert len(lines) == 1 and lines[0].startswith("loda score: error: ") and str(catalog_path()) in lines[0]
     assert "Traceback" not in err
+
+
+def test_a_formula_in_the_model_name_or_file_name_is_neutralised_in_the_csv(tmp_path, monkeypatch):
+    import torch
+
+    from loda_desktop.paths import models_dir
+    from model import create_model
+    from model.profiles import save_model
+
+    torch.manual_seed(0)
+    models_dir().mkdir(parents=True, exist_ok=True)
+    save_model(create_model("loda_tiny"), models_dir() / "evil.safetensors", name="=HYPERLINK(1)")
+    folder = tmp_path / "s"
+    folder.mkdir()
+    photo(folder / '=HYPERLINK("x").jpg')
+    monkeypatch.chdir(folder)  # a relative folder: the path cell is still absolute, the model cell is the risk
+    out = tmp_path / "r.csv"
+    assert main(["score", ".", "--csv", str(out), "--crops", "2", "--model", "=HYPERLINK(1)"]) == 0
+    (row,) = read_csv(out)
+    assert row["model"].startswith("'=HYPERLINK(1)@")
+    assert row["path"] == str(folder / '=HYPERLINK("x").jpg')  # absolute: starts with "/", nothing to neutralise
+    assert row["status"] == "ok" and float(row["score"]) == float(row["score"]) and row["rank"] == "1"
+
+
+def test_the_table_escapes_control_characters_in_file_names(tmp_path, capsys):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    good = photo(folder / "a\x1b]0;pwned\x07\nb.jpg")
+    bad = folder / "c\rd\x9b\x7f\t.jpg"
+    bad.write_bytes(b"")
+    assert main(["score", str(folder), "--crops", "2"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines(keepends=True)
+    assert len(lines) == 2  # one line per photo: no name adds a line
+    ok_line = next(line for line in lines if "pwned" in line)
+    assert ok_line.rstrip("\n").endswith(str(folder) + "/a\\x1b]0;pwned\\x07\\nb.jpg")
+    err_line = next(line for line in lines if "error" in line)
+    assert str(folder) + "/c\\rd\\x9b\\x7f\\t.jpg: " in err_line
+    for line in lines:
+        body = line[:-1]
+        assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in body), repr(line)
+    assert str(good) not in captured.out and str(bad) not in captured.out
+    assert "\x1b" not in captured.err and "\x07" not in captured.err
+
+
+def test_model_and_profile_listings_escape_control_characters(capsys):
+    import torch
+
+    from loda_desktop.paths import models_dir
+    from model import create_model
+    from model.profiles import save_model
+
+    torch.manual_seed(0)
+    models_dir().mkdir(parents=True, exist_ok=True)
+    save_model(create_model("loda_tiny"), models_dir() / "t.safetensors", name="x\x1b]0;pwned\x07", trained_on="a\nb")
+    assert main(["profiles", "list"]) == 0
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "a\nb" not in out
+    assert out.count("x\\x1b]0;pwned\\x07") == 2 and "trained on: a\\nb" in out
