@@ -55,6 +55,8 @@ from loda_desktop.catalog_schema import (
     check_model_key,
     check_number,
     check_rating,
+    path_from_db,
+    path_to_db,
 )
 from loda_desktop.paths import catalog_path
 
@@ -139,9 +141,9 @@ def path_key(path: PathLike) -> str:
     return os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _chunks(keys: Sequence[str], size: int = _CHUNK) -> Iterator[list[str | bytes]]:
+    for start in range(0, len(keys), size):
+        yield [path_to_db(key) for key in keys[start : start + size]]  # as photos.path stores them
 
 
 def _unique_keys(paths: Iterable[PathLike]) -> list[str]:
@@ -154,7 +156,7 @@ def _stat_file(key: str) -> tuple[int, int] | None:
     """(size, mtime_ns) of a regular file (symlinks followed), or None if it is gone or not a file."""
     try:
         st = os.stat(key)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL or a lone surrogate, which no file name can hold
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
@@ -166,7 +168,7 @@ _SCORE_COLUMNS = "s.score, s.spread, s.status, s.error, s.model_key, s.created"
 
 
 def _photo(row: Sequence[Any]) -> PhotoRecord:
-    return PhotoRecord(Path(row[0]), row[1], row[2], row[3], row[4], row[5], row[6])
+    return PhotoRecord(Path(path_from_db(row[0])), row[1], row[2], row[3], row[4], row[5], row[6])
 
 
 def _score(row: Sequence[Any]) -> ScoreRecord | None:
@@ -243,23 +245,32 @@ class Catalog:
 
     # -- photos --------------------------------------------------------------------------------------------
 
-    def add_photos(self, paths: Iterable[PathLike]) -> None:
+    def add_photos(self, paths: Iterable[PathLike]) -> dict[str, str]:
         """Catalog photos (or refresh their size/mtime). A changed file keeps its user data, loses its scores.
 
-        Paths that no longer exist, or are not regular files, are skipped.
-        """
+        Paths that no longer exist, or are not regular files, are skipped. A photo the database refuses is left
+        out, logged and returned in ``{path: reason}`` (empty when all went in): it never stops the others."""
         stats = [(key, st) for key in _unique_keys(paths) if (st := _stat_file(key)) is not None]
+        problems: dict[str, str] = {}
         if not stats:
-            return
+            return problems
         with self._write() as conn:
             for key, (size, mtime_ns) in stats:
-                self._upsert(conn, key, size, mtime_ns)
+                conn.execute("SAVEPOINT photo")  # undoes this photo's statements alone when one fails
+                try:
+                    self._upsert(conn, key, size, mtime_ns)
+                except (sqlite3.IntegrityError, sqlite3.InterfaceError, ValueError, OverflowError) as exc:
+                    conn.execute("ROLLBACK TO photo")
+                    logger.warning("not cataloged: %r: %s", key, problems.setdefault(key, str(exc)))
+                conn.execute("RELEASE photo")
+        return problems
 
     @staticmethod
     def _upsert(conn: sqlite3.Connection, key: str, size: int, mtime_ns: int) -> int:
-        row = conn.execute("SELECT id, size, mtime_ns FROM photos WHERE path = ?", (key,)).fetchone()
+        stored = path_to_db(key)
+        row = conn.execute("SELECT id, size, mtime_ns FROM photos WHERE path = ?", (stored,)).fetchone()
         if row is None:
-            cur = conn.execute("INSERT INTO photos (path, size, mtime_ns) VALUES (?, ?, ?)", (key, size, mtime_ns))
+            cur = conn.execute("INSERT INTO photos (path, size, mtime_ns) VALUES (?, ?, ?)", (stored, size, mtime_ns))
             return int(cur.lastrowid)
         photo_id, old_size, old_mtime = row
         if (old_size, old_mtime) != (size, mtime_ns):
@@ -285,7 +296,7 @@ class Catalog:
                 f"WHERE p.path IN ({marks})"
             )
             for path, size, mtime_ns, status in self._conn.execute(query, (model_key, *chunk)):
-                known[path] = (size, mtime_ns, status)
+                known[path_from_db(path)] = (size, mtime_ns, status)
         todo = []
         for key in keys:
             st = _stat_file(key)
@@ -297,7 +308,7 @@ class Catalog:
         return todo
 
     def _photo_id(self, conn: sqlite3.Connection, key: str, *, add: bool) -> int | None:
-        row = conn.execute("SELECT id FROM photos WHERE path = ?", (key,)).fetchone()
+        row = conn.execute("SELECT id FROM photos WHERE path = ?", (path_to_db(key),)).fetchone()
         if row is not None:
             return int(row[0])
         if not add:
@@ -336,7 +347,8 @@ class Catalog:
         """The record of one photo and its score for ``model_key`` (``None``: the most recent score of any
         model). Raises ``KeyError`` for a path not in the catalog."""
         key = path_key(path)
-        row = self._conn.execute(f"SELECT p.id, {_PHOTO_COLUMNS} FROM photos p WHERE p.path = ?", (key,)).fetchone()
+        select = f"SELECT p.id, {_PHOTO_COLUMNS} FROM photos p WHERE p.path = ?"
+        row = self._conn.execute(select, (path_to_db(key),)).fetchone()
         if row is None:
             raise KeyError(f"not in the catalog: {key}")
         photo_id, photo = row[0], _photo(row[1:])
@@ -373,7 +385,7 @@ class Catalog:
         for chunk in _chunks(keys):
             marks = ",".join("?" * len(chunk))
             for r in self._conn.execute(f"{select} WHERE p.path IN ({marks})", (key_arg, *chunk)):
-                found[r[0]] = convert(r)
+                found[path_from_db(r[0])] = convert(r)
         return [found[k] for k in keys if k in found]
 
     def _update_many(self, column: str, value: Any, paths: Iterable[PathLike]) -> int:
@@ -413,7 +425,7 @@ class Catalog:
         """Point the record of ``old`` at ``new`` (after the file was moved); rating, flag, label and scores
         follow. A stale record already at ``new`` is dropped, since the caller just put this file there.
         Returns False when ``old`` is not cataloged."""
-        old_key, new_key = path_key(old), path_key(new)
+        old_key, new_key = path_to_db(path_key(old)), path_to_db(path_key(new))
         if old_key == new_key:
             return self._conn.execute("SELECT 1 FROM photos WHERE path = ?", (old_key,)).fetchone() is not None
         with self._write() as conn:
@@ -427,7 +439,7 @@ class Catalog:
     def __contains__(self, path: object) -> bool:
         if not isinstance(path, (str, os.PathLike)):
             return False
-        key = path_key(path)  # type: ignore[arg-type]
+        key = path_to_db(path_key(path))  # type: ignore[arg-type]
         return self._conn.execute("SELECT 1 FROM photos WHERE path = ?", (key,)).fetchone() is not None
 
     def __len__(self) -> int:
@@ -508,7 +520,7 @@ class Catalog:
             for chunk in _chunks(keys):
                 marks = ",".join("?" * len(chunk))
                 query = f"SELECT path, id, {field} FROM photos WHERE path IN ({marks})"
-                current.update((path, (photo_id, old)) for path, photo_id, old in conn.execute(query, chunk))
+                current.update((path_from_db(p), (pid, old)) for p, pid, old in conn.execute(query, chunk))
             changed = [(key, *current[key]) for key in keys if key in current and current[key][1] != value]
             if not changed:
                 return None
@@ -555,12 +567,12 @@ class Catalog:
             restored: dict[str, Any] = {}
             kept: dict[str, Any] = {}
             writes = []
-            for path, photo_id, now_value, old, new in conn.execute(query, (edit_id,)).fetchall():
+            for stored, photo_id, now_value, old, new in conn.execute(query, (edit_id,)).fetchall():
                 if now_value == new:
-                    restored[path] = old
+                    restored[path_from_db(stored)] = old
                     writes.append((old, photo_id))
                 else:
-                    kept[path] = now_value
+                    kept[path_from_db(stored)] = now_value
             conn.executemany(f"UPDATE photos SET {field} = ? WHERE id = ?", writes)
             conn.execute("UPDATE edits SET state = 'undone', updated = ? WHERE id = ?", (time.time(), edit_id))
         return restored, kept
@@ -584,5 +596,5 @@ class Catalog:
             "SELECT p.path, e.old_value, e.new_value FROM edit_items e "
             "JOIN photos p ON p.id = e.photo_id WHERE e.edit_id = ? ORDER BY p.path"
         )
-        changes = {path: (old, new) for path, old, new in self._conn.execute(query, (row[0],))}
+        changes = {path_from_db(path): (old, new) for path, old, new in self._conn.execute(query, (row[0],))}
         return EditRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], changes)

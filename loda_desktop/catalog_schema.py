@@ -9,6 +9,7 @@ bumps :data:`SCHEMA_VERSION`; old files upgrade when opened, a file from a newer
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,8 @@ __all__ = [
     "check_model_key",
     "check_number",
     "check_rating",
+    "path_from_db",
+    "path_to_db",
 ]
 
 SCHEMA_VERSION = 2
@@ -117,6 +120,27 @@ def _create_v2(conn: sqlite3.Connection) -> None:
 
 # Schema migrations: MIGRATIONS[n] upgrades a catalog from user_version n to n + 1 inside one transaction.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _create_v2}
+
+
+def path_to_db(key: str) -> str | bytes:
+    """How ``photos.path`` stores a path: TEXT when it is valid Unicode (every ordinary name, so catalogs written
+    before need no migration), else a BLOB of the name's bytes. A file name that is not UTF-8 (Linux allows any
+    bytes) reaches Python with surrogate escapes (``os.fsdecode``), which SQLite's TEXT cannot hold; its bytes are
+    the name exactly. A TEXT value never equals a BLOB, so the two spellings never collide under UNIQUE."""
+    try:
+        key.encode("utf-8")
+        return key
+    except UnicodeEncodeError:
+        pass
+    try:
+        return os.fsencode(key)
+    except UnicodeEncodeError:  # a lone surrogate, which no file name has: a key no stored path equals (no NUL)
+        return b"\0" + key.encode("utf-8", "surrogatepass")
+
+
+def path_from_db(value: str | bytes) -> str:
+    """The path :func:`path_to_db` stored, exactly as the file system spells it to Python."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def check_rating(rating: object) -> int:

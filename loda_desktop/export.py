@@ -134,9 +134,12 @@ def write_csv_stream(rows: Iterable[ExportRow], stream: TextIO) -> None:
 
 
 def write_csv(rows: Iterable[ExportRow], out_path: str | os.PathLike[str]) -> Path:
-    """Write ``rows`` (in the given order) as CSV with a header, atomically; returns the path written."""
+    """Write ``rows`` (in the given order) as CSV with a header, atomically; returns the path written.
+
+    A file name that is not valid UTF-8 (Linux allows any bytes) is written as its own bytes (surrogateescape):
+    the cell is exactly the name, and the file is UTF-8 everywhere else."""
     out = Path(out_path)
-    with atomic_write(out, encoding="utf-8", newline="") as f:
+    with atomic_write(out, encoding="utf-8", newline="", errors="surrogateescape") as f:
         write_csv_stream(rows, f)
     return out
 
@@ -150,10 +153,12 @@ def _json_value(value: Any) -> Any:
 
 
 def write_json(rows: Iterable[ExportRow], out_path: str | os.PathLike[str]) -> Path:
-    """Write ``rows`` as a JSON list of objects (keys = :data:`CSV_COLUMNS`), atomically."""
+    """Write ``rows`` as a JSON list of objects (keys = :data:`CSV_COLUMNS`), atomically. A file name that is
+    not valid UTF-8 is written with ``\\udcXX`` escapes (backslashreplace), which JSON reads back as the same
+    surrogate-escaped name: the file stays valid UTF-8 and the name survives exactly."""
     out = Path(out_path)
     data = [{c: _json_value(getattr(r, c)) for c in CSV_COLUMNS} for r in rows]
-    with atomic_write(out, encoding="utf-8", newline="\n") as f:
+    with atomic_write(out, encoding="utf-8", newline="\n", errors="backslashreplace") as f:
         json.dump(data, f, ensure_ascii=False, indent=2, allow_nan=False)
         f.write("\n")
     return out

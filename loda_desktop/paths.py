@@ -110,6 +110,7 @@ def atomic_write(
     *,
     encoding: str | None = "utf-8",
     newline: str | None = None,
+    errors: str | None = None,
 ) -> Iterator[IO]:
     """Open a temporary file next to ``path``; on a clean exit, flush, fsync and rename it onto ``path``.
 
@@ -138,7 +139,8 @@ def atomic_write(
     try:
         try:
             binary = "b" in mode
-            f = os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else newline)
+            text = {} if binary else {"encoding": encoding, "newline": newline, "errors": errors}
+            f = os.fdopen(fd, mode, **text)
         except BaseException:
             os.close(fd)
             raise

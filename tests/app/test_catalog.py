@@ -361,3 +361,65 @@ def test_an_edit_follows_a_renamed_photo_and_goes_with_a_dropped_one(cat, tmp_pa
     assert list(cat.get_edit(edit.id).changes) == [str(moved)]
     restored, kept = cat.revert_edit(edit.id)
     assert restored == {str(moved): None} and kept == {}
+
+
+def odd_name(folder: Path, name: bytes = b"IMG_\xff.jpg", content: bytes = b"jpeg") -> Path:
+    """A file whose name is not UTF-8 (Linux allows any bytes but / and NUL); Python spells it with surrogate
+    escapes. Skips the test on a filesystem that refuses such a name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = os.path.join(os.fsencode(folder), name)
+    try:
+        with open(raw, "wb") as f:
+            f.write(content)
+    except (OSError, UnicodeError) as exc:
+        pytest.skip(f"this filesystem refuses the file name {name!r}: {exc}")
+    path = Path(os.fsdecode(raw))
+    if not path.is_file():
+        pytest.skip(f"this filesystem changed the file name {name!r}")
+    return path
+
+
+def test_a_file_name_that_is_not_utf8_is_stored_losslessly(cat, tmp_path):
+    odd = odd_name(tmp_path / "p")
+    plain = make_photos(tmp_path / "p", 1)[0]
+    cat.add_photos([odd, plain])
+    assert len(cat) == 2 and odd in cat
+    record, _ = cat.get(odd)
+    assert record.path == odd and os.fsencode(record.path) == os.path.join(os.fsencode(tmp_path / "p"), b"IMG_\xff.jpg")
+    assert cat.needs_scoring([odd, plain], MODEL) == [odd, plain]
+    cat.put_score(odd, MODEL, 0.5)
+    assert cat.needs_scoring([odd, plain], MODEL) == [plain]
+    assert [r.path for r, _ in cat.rows([plain, odd], MODEL)] == [plain, odd]
+    assert {r.path for r, _ in cat.rows(None, MODEL)} == {odd, plain}
+    assert cat.set_rating([odd], 4) == 1
+    edit = cat.record_edit("flag", [odd], "pick", "pick")
+    assert list(edit.changes) == [str(odd)] and list(cat.get_edit(edit.id).changes) == [str(odd)]
+    assert cat.revert_edit(edit.id) == ({str(odd): None}, {})
+    moved = odd.with_name(os.fsdecode(b"moved_\xfe.jpg"))
+    assert cat.rename_path(odd, moved) and moved in cat and odd not in cat
+    record, score = cat.get(moved, MODEL)
+    assert record.path == moved and record.rating == 4 and score.score == 0.5
+    # reopened: the name comes back exactly, and an ordinary name is still plain TEXT (older catalogs unchanged)
+    cat.close()
+    with Catalog(cat.path) as again:
+        assert again.get(moved)[0].path == moved
+        types = dict(again._conn.execute("SELECT typeof(path), COUNT(*) FROM photos GROUP BY 1"))
+        assert types == {"text": 1, "blob": 1}
+
+
+def test_one_bad_entry_never_stops_the_others(cat, tmp_path):
+    good = make_photos(tmp_path / "p", 3)
+    # names no file can have: os.stat raises ValueError / UnicodeEncodeError for them, not OSError
+    impossible = [str(tmp_path / "p" / "nul\0.jpg"), str(tmp_path / "p" / "lone\ud800.jpg")]
+    assert cat.add_photos([good[0], *impossible, good[1]]) == {}  # not files: skipped like a vanished one
+    assert len(cat) == 2
+    assert cat.needs_scoring([*impossible, good[0]], MODEL) == [good[0]]
+    # the database refuses one photo: that one is reported, the others are cataloged
+    cat._conn.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON photos WHEN NEW.path LIKE '%img_001%' "
+        "BEGIN SELECT RAISE(ABORT, 'refused by a test'); END"
+    )
+    cat._conn.execute("DELETE FROM photos")
+    problems = cat.add_photos(good)
+    assert list(problems) == [str(good[1])] and "refused by a test" in problems[str(good[1])]
+    assert [r.path for r, _ in cat.rows(None, None)] == [good[0], good[2]]

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -197,3 +198,41 @@ def test_the_summary_reports_model_loading_apart_from_the_scoring_rate():
     assert summary.photos_per_second == pytest.approx(2.0)
     assert "7.0 s (model loading 2.0 s); 2.00 photos/s" in summary.describe()
     assert "model loading" not in ScoreSummary(total=1, scored=1, seconds=1.0).describe()
+
+
+def not_utf8_shoot(folder: Path) -> tuple[list[Path], Path]:
+    """Two photos and one named ``IMG_\\xff.jpg`` (not UTF-8); skips the test where the file system refuses it."""
+    folder.mkdir()
+    plain = [photo(folder / f"p{i}.jpg", seed=i) for i in range(2)]
+    raw = os.path.join(os.fsencode(folder), b"IMG_\xff.jpg")
+    try:
+        os.rename(photo(folder / "odd.jpg", seed=7), raw)
+    except OSError as exc:
+        pytest.skip(f"this filesystem refuses a file name that is not UTF-8: {exc}")
+    return plain, Path(os.fsdecode(raw))
+
+
+def test_a_photo_whose_name_is_not_utf8_is_scored_like_any_other(tmp_path):
+    plain, odd = not_utf8_shoot(tmp_path / "shoot")
+    results = []
+    summary = Engine(fast_settings()).score_paths(Engine.scan([tmp_path / "shoot"]), on_result=results.append)
+    assert (summary.scored, summary.failed) == (3, 0) and odd in {r.path for r in results}
+    with Catalog() as cat:
+        assert sorted(record.path for record, _ in cat.rows(None, None)) == sorted([*plain, odd])
+        assert os.fsencode(cat.get(odd)[0].path) == os.fsencode(odd)
+
+
+def test_loda_score_ranks_a_photo_whose_name_is_not_utf8(tmp_path, capsys):
+    import csv
+
+    from loda_desktop.cli import main
+
+    plain, odd = not_utf8_shoot(tmp_path / "shoot")
+    out = tmp_path / "ranking.csv"
+    assert main(["score", str(tmp_path / "shoot"), "--csv", str(out), "--crops", "3", "--batch", "8"]) == 0
+    assert "3 scored now" in capsys.readouterr().err
+    with open(out, newline="", encoding="utf-8", errors="surrogateescape") as f:  # the name's own bytes
+        rows = {row["path"]: row for row in csv.DictReader(f)}
+    assert set(rows) == {str(p) for p in [*plain, odd]} and all(r["status"] == "ok" for r in rows.values())
+    with Catalog() as cat:
+        assert os.fsencode(cat.get(odd)[0].path) == os.fsencode(odd)

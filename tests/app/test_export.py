@@ -200,3 +200,16 @@ def test_csv_neutralises_cells_a_spreadsheet_would_run_as_formulas(tmp_path):
         "status": "ok",
         "error": "a = b",
     }
+
+
+def test_a_file_name_that_is_not_utf8_survives_both_exports(tmp_path):
+    name = os.fsdecode(b"/shoot/IMG_\xff\xfe.jpg")  # Linux allows any bytes; Python holds them as surrogates
+    rows = [ExportRow(name, 0.5, 0.1, model="m", status="ok"), ExportRow("/shoot/é.jpg", 0.4, 0.1, status="ok")]
+    with open(write_csv(rows, tmp_path / "r.csv"), newline="", encoding="utf-8", errors="surrogateescape") as f:
+        assert [r["path"] for r in csv.DictReader(f)] == [name, "/shoot/é.jpg"]
+    raw = (tmp_path / "r.csv").read_bytes()
+    assert b"IMG_\xff\xfe.jpg" in raw and "é".encode() in raw  # the name's own bytes; UTF-8 elsewhere
+    out = write_json(rows, tmp_path / "r.json")
+    data = json.loads(out.read_text(encoding="utf-8"))  # valid UTF-8 throughout
+    assert [r["path"] for r in data] == [name, "/shoot/é.jpg"]
+    assert os.fsencode(data[0]["path"]) == b"/shoot/IMG_\xff\xfe.jpg"

@@ -172,3 +172,16 @@ def test_scan_many_deduplicates(shoot):
     assert found == scan_folder(shoot)
     with pytest.raises(ScanError):
         scan_many([shoot, shoot / "nope"])
+
+
+def test_a_file_name_that_is_not_utf8_is_found(tmp_path):
+    root = tmp_path / "odd"
+    touch(root / "a.jpg")
+    raw = os.path.join(os.fsencode(root), b"IMG_\xff.jpg")
+    try:
+        with open(raw, "wb") as f:
+            f.write(b"x")
+    except OSError as exc:
+        pytest.skip(f"this filesystem refuses a file name that is not UTF-8: {exc}")
+    found = scan_folder(root)
+    assert len(found) == 2 and raw in {os.fsencode(p) for p in found}
