@@ -38,23 +38,18 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from loda_desktop.catalog import ActionRecord, Catalog, EditRecord
+from loda_desktop.catalog import ActionRecord, Catalog, EditRecord, PathLike
 from loda_desktop.fileops import DONE, ActionResult, FileActions, describe_action
+from loda_desktop.text import plural
 
 __all__ = ["HISTORY_LIMIT", "Culling", "UndoResult", "describe_edit"]
 
 HISTORY_LIMIT = 500  # edits kept for undo; a long session of single-key culling fits comfortably
 
-PathLike = str | os.PathLike[str]
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
 
 def describe_edit(edit: EditRecord) -> str:
     """The words for an edit in the Edit menu and the status bar: "rating ★★★ (2 photos)"."""
-    return f"{edit.description} ({_plural(len(edit.changes), 'photo')})"
+    return f"{edit.description} ({plural(len(edit.changes), 'photo')})"
 
 
 @dataclasses.dataclass
@@ -161,5 +156,5 @@ class Culling:
             return UndoResult("", "Nothing undone: that change was already undone elsewhere.")
         message = f"Undid {description}."
         if kept:
-            message += f" {_plural(len(kept), 'photo')} changed since kept the newer value."
+            message += f" {plural(len(kept), 'photo')} changed since kept the newer value."
         return UndoResult(description, message, field=newest.field, restored=restored, kept=kept)

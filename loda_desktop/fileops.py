@@ -55,6 +55,7 @@ from loda_desktop.safe_moves import (
     same_file,
 )
 from loda_desktop.scan import REJECT_DIR, is_supported
+from loda_desktop.text import plural
 
 logger = logging.getLogger(__name__)
 
@@ -135,9 +136,9 @@ def describe_action(record: ActionRecord) -> str:
     """What a journal entry did, in the words of the Edit menu ("Move 3 photos to _rejected")."""
     n = sum(1 for i in record.payload.get("items", []) if not i["sidecar"])
     if record.kind == "move":
-        return f"Move {_plural(n, 'photo')} to {record.payload.get('subfolder', REJECT_DIR)}"
+        return f"Move {plural(n, 'photo')} to {record.payload.get('subfolder', REJECT_DIR)}"
     if record.kind == "trash":
-        return f"Move {_plural(n, 'photo')} to the trash"
+        return f"Move {plural(n, 'photo')} to the trash"
     return record.kind
 
 
@@ -161,10 +162,6 @@ def _groups(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """Items grouped per photo; the photo comes first in each group."""
     for _, group in itertools.groupby(items, key=lambda item: item["group"]):
         yield list(group)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _count_photos(items: list[dict[str, Any]], state: str) -> int:
@@ -291,7 +288,7 @@ class FileActions:
         items, failed = self._plan(paths, subfolder)
         result = ActionResult("move", failed=failed)
         if not items:
-            result.message = "Nothing was moved." + (f" {_plural(len(failed), 'file')} failed." if failed else "")
+            result.message = "Nothing was moved." + (f" {plural(len(failed), 'file')} failed." if failed else "")
             return result
         new_dirs = sorted({os.path.dirname(i["dst"]) for i in items if not os.path.isdir(os.path.dirname(i["dst"]))})
         payload = {"subfolder": subfolder, "items": items, "created_dirs": new_dirs}
@@ -316,8 +313,8 @@ class FileActions:
         finally:
             moved = any(i["state"] == _DONE for i in items)
             self.catalog.update_action(result.action_id, state=DONE if moved else FAILED, payload=payload)
-        result.message = f"Moved {_plural(_count_photos(items, _DONE), 'photo')} to {subfolder}." + (
-            f" {_plural(len(result.failed), 'file')} could not be moved." if result.failed else ""
+        result.message = f"Moved {plural(_count_photos(items, _DONE), 'photo')} to {subfolder}." + (
+            f" {plural(len(result.failed), 'file')} could not be moved." if result.failed else ""
         )
         return result
 
@@ -329,7 +326,7 @@ class FileActions:
         result = ActionResult("trash", failed=failed)
         if not items:
             result.message = "Nothing was moved to the trash." + (
-                f" {_plural(len(failed), 'file')} failed." if failed else ""
+                f" {plural(len(failed), 'file')} failed." if failed else ""
             )
             return result
         payload: dict[str, Any] = {"items": items}
@@ -357,8 +354,8 @@ class FileActions:
         finally:
             trashed = any(i["state"] == _DONE for i in items)
             self.catalog.update_action(result.action_id, state=DONE if trashed else FAILED, payload=payload)
-        result.message = f"Moved {_plural(_count_photos(items, _DONE), 'photo')} to the trash." + (
-            f" {_plural(len(result.failed), 'file')} could not be trashed." if result.failed else ""
+        result.message = f"Moved {plural(_count_photos(items, _DONE), 'photo')} to the trash." + (
+            f" {plural(len(result.failed), 'file')} could not be trashed." if result.failed else ""
         )
         return result
 
@@ -424,8 +421,8 @@ class FileActions:
                 with contextlib.suppress(OSError):
                     os.rmdir(directory)  # only succeeds when empty
         restored = _count_photos(items, _UNDONE)
-        result.message = f"Restored {_plural(restored, 'photo')}." + (
-            f" {_plural(len(result.failed), 'file')} could not be restored." if result.failed else ""
+        result.message = f"Restored {plural(restored, 'photo')}." + (
+            f" {plural(len(result.failed), 'file')} could not be restored." if result.failed else ""
         )
         return result
 

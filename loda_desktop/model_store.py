@@ -124,16 +124,16 @@ def runnable(profile: Profile, dirs: Sequence[Path] | None = None) -> bool:
     dirs = model_search_dirs() if dirs is None else list(dirs)
     if profile.kind == "full" or (profile.path is not None and profile.path.suffix.lower() == ".onnx"):
         return True
+    from model.backbones import backbone_weight_files
+
+    if None not in backbone_weight_files(profile.config, dirs):  # the cheap check first: no folder scan, no hash
+        return True
     from model.profiles import backbone_parent
 
     try:
-        if backbone_parent(profile, dirs) is not None:
-            return True
+        return backbone_parent(profile, dirs) is not None
     except ProfileError:
         return False
-    from model.backbones import backbone_weight_files
-
-    return None not in backbone_weight_files(profile.config, dirs)
 
 
 def untrained_notice(profile: Profile) -> str | None:

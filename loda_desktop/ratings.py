@@ -7,6 +7,7 @@ Plain Python (no Qt); the window and ``loda finetune --folder`` share it. What a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -54,7 +55,8 @@ def ratings_from_catalog(
 
 def capture_times(paths: Iterable[str | Path], *, catalog_path: Path | None = None) -> dict[Path, float]:
     """Capture time of each photo in seconds (for keeping a burst on one side of fine-tuning's held-out split):
-    the catalog's, else the photo's EXIF; photos with neither are left out.
+    the catalog's, else the photo's EXIF (then stored in the catalog, as the window's metadata loader does, so it
+    is read once); photos with neither are left out.
 
     Times without a UTC offset are read as UTC: only differences between photos of one shoot matter here.
     """
@@ -65,9 +67,15 @@ def capture_times(paths: Iterable[str | Path], *, catalog_path: Path | None = No
     paths = [Path(p) for p in paths]
     with Catalog(catalog_path) as catalog:
         stored = {path_key(photo.path): photo.capture_time for photo, _ in catalog.rows(paths, None)}
+        for path in paths:
+            key = path_key(path)
+            if not stored.get(key) and (iso := read_exif(path).capture_time):
+                stored[key] = iso
+                with contextlib.suppress(ValueError):  # a no-op for a photo not cataloged (from a ratings CSV)
+                    catalog.set_capture_time(path, iso)
     out: dict[Path, float] = {}
     for path in paths:
-        iso = stored.get(path_key(path)) or read_exif(path).capture_time
+        iso = stored.get(path_key(path))
         if not iso:
             continue
         try:

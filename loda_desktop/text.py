@@ -1,4 +1,5 @@
-"""Text shown on a terminal: file names and user-supplied names with their control characters escaped.
+"""Text shown to the photographer: counted nouns (:func:`plural`), and for the terminal, file names and
+user-supplied names with their control characters escaped (:func:`printable`).
 
 A file or profile name can hold any character but ``/`` and NUL: ESC sequences (set the terminal title,
 move the cursor, recolour the screen), BEL, CR and LF (forge or split lines). :func:`printable` shows every
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["printable"]
+__all__ = ["plural", "printable"]
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -28,3 +29,8 @@ def printable(value: object) -> str:
     """``value`` as text (``os.fsdecode`` for paths and bytes, ``str`` otherwise) with control characters escaped."""
     text = os.fsdecode(value) if isinstance(value, os.PathLike | bytes) else str(value)
     return _CONTROL.sub(_escape, text)
+
+
+def plural(n: int, word: str) -> str:
+    """``1 photo``, ``2 photos``: a count and its noun, for status messages."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

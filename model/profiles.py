@@ -279,7 +279,8 @@ def find_parent(profile: Profile, dirs: Iterable[Path] = ()) -> Profile | None:
         with contextlib.suppress(ProfileError):
             candidates.append(read_profile(base_path))
     digest = profile.metadata.get("parent_digest")
-    if digest:
+    if digest:  # hash the namesakes first: the parent is usually still where and what it was
+        candidates.sort(key=lambda p: p.key != parent_key)
         for p in candidates:
             if p.path is not None and tensor_digest(p.path) == digest:
                 return p

@@ -63,6 +63,7 @@ def _print_profiles(dirs: Sequence[Path]) -> None:
     from model.backbones import backbone_weight_files
     from model.profiles import find_profiles
 
+    from ..model_store import runnable
     from ..text import printable
 
     profiles = find_profiles(dirs)
@@ -74,7 +75,7 @@ def _print_profiles(dirs: Sequence[Path]) -> None:
         metrics = p.metadata.get("metrics") or {}
         shown = ", ".join(f"{printable(k)} {v:.3f}" for k, v in metrics.items() if isinstance(v, int | float))
         ready = "ready"
-        if p.kind == "adapter":
+        if p.kind == "adapter" and not runnable(p, dirs):  # a fine-tune of a full parent takes the parent's
             found = zip((p.config.vit, p.config.cnn), backbone_weight_files(p.config, dirs), strict=True)
             missing = [name for name, where in found if where is None]
             if missing:

@@ -40,3 +40,27 @@ def test_unknown_command_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
     assert exc.value.code == 2
+
+
+def test_an_adapter_fine_tuned_from_a_full_parent_is_ready_as_the_window_says(capsys):
+    from loda_desktop.model_store import runnable
+    from loda_desktop.paths import models_dir
+    from model.profiles import load_model, read_profile, save_model
+    from tests.helpers.profiles import write_default_like
+
+    parent = write_default_like(models_dir() / "base.safetensors", name="base")
+    child = save_model(
+        load_model(parent),
+        models_dir() / "child.safetensors",
+        name="child",
+        kind="adapter",
+        parent=read_profile(parent).key,
+    )
+    assert runnable(read_profile(child))  # its backbones come from the parent
+    assert main(["models"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("child "))
+    assert line.rstrip().endswith("ready") and "needs" not in line
+    parent.unlink()  # gone: now it does need them, and says so
+    assert main(["models"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("child "))
+    assert "needs backbone weights" in line
