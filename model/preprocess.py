@@ -18,8 +18,10 @@ cropped or decoded anyway):
 * :data:`MAX_IMAGE_PIXELS` = 200 MP per image, counted from the header before any pixel is decoded (arrays and
   Pillow images passed in are held to it too). That covers every camera (150-MP medium format, 187-MP in-camera
   high-resolution modes) and bounds one decode to about 600 MB of RGB. On import this module sets Pillow's own
-  ``Image.MAX_IMAGE_PIXELS`` to the same value and turns its ``DecompressionBombWarning`` into a refusal, so
-  thumbnails and EXIF reads use the one limit; the limit in force is read from Pillow at each call.
+  ``Image.MAX_IMAGE_PIXELS`` to the same value, so thumbnails and EXIF reads use the one limit; the limit in force
+  is read from Pillow at each call. Pillow raises above twice the limit and only warns between the limit and
+  twice it: there the header check refuses, so that warning is filtered out once, at import (a per-call
+  ``warnings.catch_warnings`` would change process-wide state from the decoding threads).
 * :data:`MAX_ASPECT_RATIO` = 20: the long side may be at most 20 times the short side. Resizing the short side
   to 384 multiplies the long side by the same factor, so a 1x5000 strip would become 384 x 1,920,000 (gigabytes);
   real panoramas (360° cylindrical about 1:6 to 1:10, stitched strips up to about 1:12 to 1:15) stay well inside,
@@ -57,6 +59,7 @@ MAX_ASPECT_RATIO = 20
 MAX_RESIZED_PIXELS = 16_000_000
 
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # _check_pixels refuses those images
 
 
 class ImageDecodeError(Exception):
@@ -90,7 +93,7 @@ def _check_pixels(size: tuple[int, int]) -> None:
 
 
 def _bomb_error(exc: Exception) -> ImageDecodeError:
-    """Pillow's DecompressionBombError / Warning as a refusal naming the limit in force."""
+    """Pillow's DecompressionBombError as a refusal naming the limit in force."""
     found = re.search(r"\((\d+) pixels\)", str(exc))
     return _too_many_pixels(None, pixel_limit(), int(found.group(1)) if found else None)
 
@@ -120,14 +123,12 @@ def _open_raw(path: Path) -> Image.Image:
             except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
                 return Image.fromarray(raw.postprocess(half_size=True, use_camera_wb=True))
             if thumb.format == rawpy.ThumbFormat.JPEG:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error", Image.DecompressionBombWarning)
-                    img = Image.open(io.BytesIO(thumb.data))
+                img = Image.open(io.BytesIO(thumb.data))
                 _check_pixels(img.size)
                 img.load()
                 return img
             return Image.fromarray(thumb.data)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
         raise _bomb_error(exc) from None
     except MemoryError:
         raise ImageDecodeError("not enough memory to decode the RAW file") from None
@@ -194,12 +195,7 @@ def open_image(source: ImageSource, short_side: int | None = None) -> Image.Imag
         if suffix in HEIF_EXTENSIONS and not _ensure_heif():
             raise ImageDecodeError("HEIC/HEIF file: install the optional 'pillow-heif' package to score it")
     try:
-        # Pillow warns between its limit and twice it, and raises above: both are refusals here. The explicit
-        # check below does not depend on the warning filter (warnings.catch_warnings is not thread-safe).
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img_cm = Image.open(fp)
-        with img_cm as img:
+        with Image.open(fp) as img:  # above twice the limit Pillow raises; up to it, the check below refuses
             _check_pixels(img.size)
             if short_side and img.format == "JPEG":
                 img.draft("RGB", _draft_size(img.size, short_side))
@@ -208,7 +204,7 @@ def open_image(source: ImageSource, short_side: int | None = None) -> Image.Imag
             return to_rgb(oriented)
     except ImageDecodeError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
         raise _bomb_error(exc) from None
     except MemoryError:
         raise ImageDecodeError("not enough memory to decode the image") from None

@@ -120,7 +120,7 @@ def build_caches(
     a bank of random training crops (``cfg.bank_crops`` per photo; None: twice ``cfg.train_crops``, drawn from
     ``cfg.seed``) in what is left: a bank that does not fit shrinks, down to ``cfg.train_crops`` per photo, and is
     otherwise left out. ``check()`` runs before each photo (it raises to stop, e.g. when the user cancels)."""
-    from model.preprocess import prepare_inference
+    from model.preprocess import inference_crops
     from model.preprocess import train_crops as draw_train_crops
 
     config = module.config
@@ -131,7 +131,7 @@ def build_caches(
     def held_out() -> Iterator[np.ndarray]:
         for i in test_idx:
             check()
-            yield prepare_inference(store.source(i), short_side=config.short_side, size=config.img_size, k=test_crops)
+            yield inference_crops(store.get(i), test_crops, config.img_size)  # already decoded at the short side
 
     def bank_of(bank: int) -> Iterator[np.ndarray]:
         for i in train_idx:
