@@ -213,7 +213,9 @@ def build_actions(window: QMainWindow, photos: QWidget) -> dict[str, QAction]:
         else:
             window.addAction(action)
         if spec.group is not None:
-            groups.setdefault(spec.group, QActionGroup(window)).addAction(action)
+            if spec.group not in groups:  # one group each (setdefault would build a spare one per action)
+                groups[spec.group] = QActionGroup(window)
+            groups[spec.group].addAction(action)
         action.setChecked(spec.checked)
         actions[spec.id] = action
     return actions

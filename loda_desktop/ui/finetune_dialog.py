@@ -214,7 +214,9 @@ class FinetuneDialog(QDialog):
     ``config`` overrides the small-data defaults (tests use tiny settings)."""
 
     model_accepted = Signal(str)  # the new profile's name, after Accept
-    status_changed = Signal(str)  # one line for the window's status bar; "" when there is nothing to show
+    # one line for the window's status bar while the dialog lives; "" when there is nothing to show (a closed
+    # dialog shows nothing: its QDialog.finished ends the status)
+    status_changed = Signal(str)
 
     def __init__(
         self,
@@ -226,6 +228,7 @@ class FinetuneDialog(QDialog):
         rated: list[Rated] | None = None,
         config: FinetuneConfig | None = None,
         mapping: RatingMap | None = None,
+        base_name: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -234,6 +237,7 @@ class FinetuneDialog(QDialog):
         self.setModal(False)
         self.roots = list(roots)
         self.base = base
+        self.base_name = base_name  # the profile ``base`` stands for, when the caller knows it already
         if settings is None:
             from loda_desktop.settings import load_settings
 
@@ -308,8 +312,9 @@ class FinetuneDialog(QDialog):
 
     def _introduction(self) -> str:
         counts = ", ".join(f"{k}★ {v}" for k, v in rating_counts(self.samples).items())
+        base = self.base_name or _display_name(self.base)
         return (
-            f"Teach {_display_name(self.base)} your taste from {len(self.samples)} rated photos ({counts}). About a"
+            f"Teach {base} your taste from {len(self.samples)} rated photos ({counts}). About a"
             " quarter is held out, whole scenes at a time (frames shot seconds apart or looking alike stay"
             " together), to measure how well the model ranks photos it did not train on, before and after."
             " Training runs in the background: you can keep culling."
@@ -479,7 +484,6 @@ class FinetuneDialog(QDialog):
     def _on_cancelled(self) -> None:
         self._stop_thread()
         self.eta.setText("Cancelled; nothing was saved.")
-        self.cancel_button.setEnabled(True)
         self._set_state("cancelled")
         self.status_changed.emit("")
 
@@ -487,7 +491,6 @@ class FinetuneDialog(QDialog):
         if self.result_info is None or self.state != "done":
             return
         self.model_accepted.emit(self.result_info.name)
-        self.status_changed.emit("")
         self.accept()
 
     def discard(self) -> None:
@@ -496,7 +499,6 @@ class FinetuneDialog(QDialog):
 
             trash_profile(self.result_info.path)
         self.result_info = None
-        self.status_changed.emit("")
         self._set_state("discarded")
         self.reject()
 
@@ -508,8 +510,6 @@ class FinetuneDialog(QDialog):
             self.discard()
             return
         self._stop_thread()
-        if self.state in ("failed", "cancelled", "ready", "unmet"):
-            self.status_changed.emit("")
         super().done(code)
 
 

@@ -277,8 +277,7 @@ class MainWindow(QMainWindow):
             info = self.engine_info
             self.model_label.setText(f"Model: {info.model_name} · {info.settings.crops} crops · {description}")
             if self.prefs.value("model/failed", "") == info.settings.model:  # it loads again: forget the failure
-                self.prefs.remove("model/failed")
-                self.prefs.remove("model/failed_reason")
+                self._forget_failed_model()
         self.model_loaded.emit(description)
 
     def _on_engine_failed(self, message: str) -> None:
@@ -302,25 +301,30 @@ class MainWindow(QMainWindow):
             f"The model '{failed}' could not be loaded last time ({reason}), so the default model is used."
             " Choose it again in Settings ▸ Model once it is fixed."
         )
-        self.settings = dataclasses.replace(self.settings, model=DEFAULT_MODEL)
         try:
-            save_active_model(DEFAULT_MODEL, self.settings)
+            self.settings = self._default_settings()
         except OSError as exc:
             log.warning("cannot save the settings: %s", exc)
-        self.prefs.remove("model/failed")
-        self.prefs.remove("model/failed_reason")
+            self.settings = dataclasses.replace(self.settings, model=DEFAULT_MODEL)
 
     def use_default_model(self) -> None:
         """Switch to the default model (the banner's button after a model failed) and re-score."""
         self.model_notice = None
-        settings = dataclasses.replace(self.settings, model=DEFAULT_MODEL)
         try:
-            save_active_model(DEFAULT_MODEL, settings)
+            settings = self._default_settings()
         except OSError as exc:
             self.statusBar().showMessage(f"Could not save the settings: {exc}", 15000)
+            settings = dataclasses.replace(self.settings, model=DEFAULT_MODEL)
+        self.apply_settings(settings)
+
+    def _default_settings(self) -> Settings:
+        """The settings with the default model, saved; the failure on record is forgotten (OSError: not saved)."""
+        self._forget_failed_model()
+        return save_active_model(DEFAULT_MODEL, self.settings)
+
+    def _forget_failed_model(self) -> None:
         self.prefs.remove("model/failed")
         self.prefs.remove("model/failed_reason")
-        self.apply_settings(settings)
 
     def _on_banner_button(self) -> None:
         if self.engine_error and self.settings.model != DEFAULT_MODEL:
@@ -512,6 +516,7 @@ class MainWindow(QMainWindow):
                 catalog_path=self.catalog_path,
                 rated=rated,
                 config=config,
+                base_name=self.engine_info.model_name if self.engine_info else None,  # resolved off the UI thread
                 parent=self,
             )
             dialog.model_accepted.connect(self._use_finetuned)

@@ -172,10 +172,8 @@ class PhotoViews(QStackedWidget):
         if self.mode == "loupe" and item is not None and item.path == path and self.loupe.canvas.image is None:
             self.loupe.show_item(item, self.thumbnails.get(item))
 
-    def follow_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if self.mode == "loupe":
-            item = self.proxy.item_at(current.row()) if current.isValid() else None
-            self.loupe.show_item(item, self.thumbnails.get(item) if item else None)
+    def follow_current(self, _current: QModelIndex, _previous: QModelIndex) -> None:
+        self.refresh_loupe()  # the new current index is the selection's by then
 
     def refresh_changed(self, top_left: QModelIndex, bottom_right: QModelIndex) -> None:
         """Rows of the model changed: redraw the loupe if it shows one of them."""

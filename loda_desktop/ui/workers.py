@@ -292,6 +292,7 @@ class ListingWorker(QObject):
         super().__init__()
         self.out = out
         self.catalog_path = catalog_path
+        self._key_for: tuple[Settings | None, str | None] | None = None  # (settings, the catalog key they make)
 
     @Slot(int, object, object)
     def list_folders(self, generation: int, roots: Sequence[str], settings: Settings | None) -> None:
@@ -314,7 +315,9 @@ class ListingWorker(QObject):
         problems: list[tuple[str, str]] = []
         paths = Engine.scan(roots, on_error=lambda p, m: problems.append((str(p), m)))
         out.scanned.emit(generation, len(paths), problems)
-        key = _model_key(settings)
+        if self._key_for is None or self._key_for[0] is not settings:  # resolved once per configure, as scoring is
+            self._key_for = (settings, _model_key(settings))
+        key = self._key_for[1]
         with Catalog(self.catalog_path) as catalog:
             for start in range(0, len(paths), CHUNK):
                 if out.is_cancelled(generation):
