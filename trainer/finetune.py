@@ -58,7 +58,7 @@ from .ratings import (
     samples_from_ratings,
     stars_of,
 )
-from .runtime import Dist, amp_dtype, derive_seed
+from .runtime import Dist, derive_seed
 from .scenes import (
     SCENE_SECONDS,
     SCENE_SIMILARITY,
@@ -358,20 +358,6 @@ class _Session:
             out.append(((photo * bank + slot).to(device), self.train_scores[photo.to(device)]))
         return out
 
-    def cached_step(self, rows: Any, scores: Any) -> float:
-        """One step's gradients on bank crops: the PLCC loss's gradient of the whole batch, as
-        :class:`~trainer.step.Stepper` computes it."""
-        import torch
-
-        from .losses import batch_loss_grad
-
-        with torch.autocast(self.device.type, dtype=amp_dtype(self.device), enabled=self.cfg.amp):
-            pred = self.caches.bank.forward(self.module, rows)  # type: ignore[union-attr]
-        pred = pred.float().reshape(-1)
-        loss, grad = batch_loss_grad(pred.detach(), scores)
-        (pred * grad).sum().backward()
-        return float(loss)
-
     def train(self) -> None:
         """Epochs until the held-out SRCC has not improved for ``patience`` of them; keeps the best epoch's
         weights."""
@@ -384,7 +370,9 @@ class _Session:
         params = self.module.trainable_parameters()
         self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=False)
-        self.stepper = Stepper(self.module, self.module, self.device, cfg.amp, self.scaler, Dist())
+        bank = self.caches.bank  # a step on bank rows runs from the cached frozen outputs
+        forward = None if bank is None else bank.forward
+        self.stepper = Stepper(self.module, self.module, self.device, cfg.amp, self.scaler, Dist(), forward=forward)
         trainable = {n for n, p in self.module.named_parameters() if p.requires_grad}
         best_state, self.best_srcc, self.best_epoch = None, -math.inf, 0
         self.step, stale, self.epochs_run = 0, 0, 0
@@ -420,7 +408,7 @@ class _Session:
         batches = self.bank_batches(plan, epoch) if cached else make_loader(self.data, plan.micro_batches)
         for batch in batches:
             self.check()
-            compute = partial(self.cached_step, *batch) if cached else partial(self.stepper, [batch])
+            compute = partial(self.stepper, [batch])
             losses.append(take_step(self.optimizer, self.scaler, cosine_lr(cfg.lr, self.step, self.total), compute))
             self.step += 1
             per_step = (time.perf_counter() - self.train_started - self.eval_seconds) / self.step

@@ -100,7 +100,8 @@ class Stepper:
 
     ``net`` is what runs with a graph (``module`` itself, or its DistributedDataParallel wrapper); ``module`` the
     network (its BatchNorm buffers are restored between the two passes of an accumulated step). ``scaler``: a
-    ``torch.amp.GradScaler`` (disabled unless float16)."""
+    ``torch.amp.GradScaler`` (disabled unless float16). ``forward(model, x)`` replaces ``model(crops / 255)`` where
+    a micro-batch holds something else than uint8 crops (fine-tuning's rows of cached frozen outputs)."""
 
     def __init__(
         self,
@@ -112,7 +113,9 @@ class Stepper:
         d: Dist,
         rank_weight: float = 0.0,
         pair_weight: float = 0.0,
+        forward: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
     ):
+        self.forward = forward
         self.rank_weight = rank_weight
         self.pair_weight = pair_weight
         self.net = net
@@ -127,7 +130,7 @@ class Stepper:
         import torch
 
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp):
-            out = model(x.float().div_(255.0))
+            out = self.forward(model, x) if self.forward is not None else model(x.float().div_(255.0))
         return out.float().reshape(-1)
 
     def __call__(self, micro: list[tuple[torch.Tensor, ...]], seed: int = 0) -> float:
