@@ -361,9 +361,10 @@ def activate(name: str, settings: Settings | None = None) -> Profile:
 
 def rollback() -> Profile:
     """Make the active profile's parent the active model."""
-    current = resolve_model(active_name())
+    settings = load_settings()
+    current = resolve_model(settings.model)
     parent = find_parent(current)
     if parent is None:
         raise ProfileAdminError(f"the active model {current.name!r} has no parent profile to roll back to")
-    save_active_model(parent.name)
+    save_active_model(parent.name, settings)
     return parent

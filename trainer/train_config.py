@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .constants import METHODS
 from .data import TrainError
 from .datasets import Sample
-from .presets import LIVE_LABELS, MODULES, PRESETS, VIT_NORMS, module_overrides
+from .presets import LIVE_LABELS, MODULES, PRESETS, VIT_NORMS, Preset, module_overrides
 
 if TYPE_CHECKING:
     from model.configs import LodaConfig
@@ -196,16 +196,21 @@ class TrainConfig:
             try:
                 base = get_config(self.model)
             except ValueError:
-                return {**out, **self._preset_overrides()}
-            if base.short_side < self.img_size:  # a bigger crop than the config's short side: follow it
+                base = None  # an unknown model: loda_config() says so
+            if base is not None and base.short_side < self.img_size:  # a bigger crop than the config's: follow it
                 out["short_side"] = self.img_size
         return {**out, **self._preset_overrides()}
+
+    @property
+    def _preset(self) -> Preset:
+        """The preset's choices (an unknown name is refused by :meth:`validate`; the default stands in until then)."""
+        return PRESETS.get(self.preset, PRESETS["default"])
 
     def _preset_overrides(self) -> dict[str, Any]:
         """The config fields ``vit``, ``vit_norm`` and ``modules`` (or the preset) set; none for the defaults."""
         from model.configs import IMAGENET_MEAN, IMAGENET_STD
 
-        preset = PRESETS.get(self.preset, PRESETS["default"])
+        preset = self._preset
         out: dict[str, Any] = {}
         if self.vit:  # a timm checkpoint of its own: fetched from the hub, built as timm defines it
             out.update(vit=self.vit, vit_hub=True, vit_local_name="", vit_kwargs={})
@@ -223,12 +228,12 @@ class TrainConfig:
 
     def live_label_file(self) -> str:
         """Which LIVE labels the run reads (:func:`trainer.datasets.read_live`)."""
-        return self.live_labels or PRESETS.get(self.preset, PRESETS["default"]).live_labels
+        return self.live_labels or self._preset.live_labels
 
     def for_dataset(self, dataset: str) -> TrainConfig:
         """This config with the preset's per-dataset choices filled in where the run left them unset (``official``:
         10 training crops for TID2013, LIVEC at its native 500 px). The ``default`` preset fills nothing."""
-        preset = PRESETS.get(self.preset, PRESETS["default"])
+        preset = self._preset
         fill = {
             "train_crops": preset.train_crops.get(dataset) if self.train_crops is None else None,
             "short_side": preset.short_side.get(dataset) if self.short_side is None else None,
