@@ -25,12 +25,13 @@ Threads
     it). Each thread that needs the catalog opens its own ``Catalog(path)``: WAL lets readers run alongside the
     single writer, and a busy timeout makes a second writer wait instead of failing.
 
+The journal and the edit history live in :mod:`loda_desktop.catalog_history` (a mixin of :class:`Catalog`).
+
 Every public method takes and returns plain Python values and dataclasses, never ``sqlite3.Row``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sqlite3
@@ -42,29 +43,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loda_desktop.catalog_history import ActionRecord, EditRecord, HistoryMixin
 from loda_desktop.catalog_schema import (
-    EDIT_CHECKS,
     EDIT_FIELDS,
     EDIT_STATES,
     FLAGS,
     MIGRATIONS,
     SCHEMA_VERSION,
-    check_edit_field,
+    PathLike,
     check_flag,
     check_label,
     check_model_key,
     check_number,
     check_rating,
+    db_chunks,
     path_from_db,
+    path_key,
     path_to_db,
+    unique_keys,
 )
 from loda_desktop.paths import catalog_path
 
 logger = logging.getLogger(__name__)
-
-_CHUNK = 500  # host parameters per IN (...) query; well below SQLite's limit
-
-PathLike = str | os.PathLike[str]
 
 __all__ = [
     "EDIT_FIELDS",
@@ -75,6 +75,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "EditRecord",
+    "PathLike",
     "PhotoRecord",
     "ScoreRecord",
     "path_key",
@@ -106,52 +107,6 @@ class ScoreRecord:
     created: float = 0.0  # seconds since the epoch
 
 
-@dataclass(frozen=True)
-class ActionRecord:
-    """One journal entry of :mod:`loda_desktop.fileops`; ``payload`` is its JSON document."""
-
-    id: int
-    kind: str
-    state: str
-    created: float
-    updated: float
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class EditRecord:
-    """One entry of the edit history (used by :mod:`loda_desktop.culling`).
-
-    ``changes`` maps the photos' CURRENT paths to (value before, value after) for the photos that changed and
-    are still cataloged; a photo moved since the edit appears under its new path.
-    """
-
-    id: int
-    field: str  # "rating" | "flag" | "label"
-    description: str
-    state: str  # "done" | "undone"
-    after_action: int  # the newest file-action journal id when the edit was made (0: none yet)
-    created: float
-    updated: float
-    changes: dict[str, tuple[Any, Any]]
-
-
-def path_key(path: PathLike) -> str:
-    """The catalog's key for a path: absolute, normalised, symlinks kept."""
-    return os.path.abspath(os.path.expanduser(os.fspath(path)))
-
-
-def _chunks(keys: Sequence[str], size: int = _CHUNK) -> Iterator[list[str | bytes]]:
-    for start in range(0, len(keys), size):
-        yield [path_to_db(key) for key in keys[start : start + size]]  # as photos.path stores them
-
-
-def _unique_keys(paths: Iterable[PathLike]) -> list[str]:
-    if isinstance(paths, (str, os.PathLike)):
-        raise TypeError("expected an iterable of paths, not a single path")
-    return list(dict.fromkeys(path_key(p) for p in paths))
-
-
 def _stat_file(key: str) -> tuple[int, int] | None:
     """(size, mtime_ns) of a regular file (symlinks followed), or None if it is gone or not a file."""
     try:
@@ -177,7 +132,7 @@ def _score(row: Sequence[Any]) -> ScoreRecord | None:
     return ScoreRecord(row[0], row[1], row[2], row[3], row[4], row[5])
 
 
-class Catalog:
+class Catalog(HistoryMixin):
     """A connection to one catalog file. See the module docstring for threading and durability."""
 
     def __init__(self, path: PathLike | None = None, *, timeout: float = 30.0) -> None:
@@ -250,7 +205,7 @@ class Catalog:
 
         Paths that no longer exist, or are not regular files, are skipped. A photo the database refuses is left
         out, logged and returned in ``{path: reason}`` (empty when all went in): it never stops the others."""
-        stats = [(key, st) for key in _unique_keys(paths) if (st := _stat_file(key)) is not None]
+        stats = [(key, st) for key in unique_keys(paths) if (st := _stat_file(key)) is not None]
         problems: dict[str, str] = {}
         if not stats:
             return problems
@@ -286,9 +241,9 @@ class Catalog:
         as no row). Files that no longer exist are left out. Order of ``paths`` is kept, duplicates dropped.
         """
         check_model_key(model_key)
-        keys = _unique_keys(paths)
+        keys = unique_keys(paths)
         known: dict[str, tuple[int, int, str | None]] = {}
-        for chunk in _chunks(keys):
+        for chunk in db_chunks(keys):
             marks = ",".join("?" * len(chunk))
             query = (
                 "SELECT p.path, p.size, p.mtime_ns, s.status FROM photos p "
@@ -380,19 +335,19 @@ class Catalog:
 
         if paths is None:
             return [convert(r) for r in self._conn.execute(select + " ORDER BY p.path", (key_arg,))]
-        keys = _unique_keys(paths)
+        keys = unique_keys(paths)
         found: dict[str, tuple[PhotoRecord, ScoreRecord | None]] = {}
-        for chunk in _chunks(keys):
+        for chunk in db_chunks(keys):
             marks = ",".join("?" * len(chunk))
             for r in self._conn.execute(f"{select} WHERE p.path IN ({marks})", (key_arg, *chunk)):
                 found[path_from_db(r[0])] = convert(r)
         return [found[k] for k in keys if k in found]
 
     def _update_many(self, column: str, value: Any, paths: Iterable[PathLike]) -> int:
-        keys = _unique_keys(paths)
+        keys = unique_keys(paths)
         changed = 0
         with self._write() as conn:
-            for chunk in _chunks(keys):
+            for chunk in db_chunks(keys):
                 marks = ",".join("?" * len(chunk))
                 cur = conn.execute(f"UPDATE photos SET {column} = ? WHERE path IN ({marks})", (value, *chunk))
                 changed += cur.rowcount
@@ -444,157 +399,3 @@ class Catalog:
 
     def __len__(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0])
-
-    # -- the file-action journal (used by loda_desktop.fileops) ----------------------------------------------
-
-    def add_action(self, kind: str, payload: dict[str, Any], state: str = "pending") -> int:
-        """Append a journal entry (committed before returning); returns its id."""
-        now = time.time()
-        with self._write() as conn:
-            cur = conn.execute(
-                "INSERT INTO actions (kind, state, created, updated, payload) VALUES (?, ?, ?, ?, ?)",
-                (kind, state, now, now, json.dumps(payload)),
-            )
-        return int(cur.lastrowid)
-
-    def update_action(self, action_id: int, *, state: str | None = None, payload: dict[str, Any] | None = None) -> None:
-        """Change a journal entry's state and/or payload (committed before returning)."""
-        sets, args = ["updated = ?"], [time.time()]
-        if state is not None:
-            sets.append("state = ?")
-            args.append(state)
-        if payload is not None:
-            sets.append("payload = ?")
-            args.append(json.dumps(payload))
-        with self._write() as conn:
-            cur = conn.execute(f"UPDATE actions SET {', '.join(sets)} WHERE id = ?", (*args, action_id))
-            if cur.rowcount == 0:
-                raise KeyError(f"no journal entry {action_id}")
-
-    def get_action(self, action_id: int) -> ActionRecord:
-        row = self._conn.execute(
-            "SELECT id, kind, state, created, updated, payload FROM actions WHERE id = ?", (action_id,)
-        ).fetchone()
-        if row is None:
-            raise KeyError(f"no journal entry {action_id}")
-        return ActionRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
-
-    def actions(self, states: Iterable[str] | None = None, limit: int | None = None) -> list[ActionRecord]:
-        """Journal entries, newest first, optionally only those in ``states``."""
-        rows = self._newest_first("SELECT id, kind, state, created, updated, payload FROM actions", states, limit)
-        return [ActionRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
-
-    def _newest_first(self, select: str, states: Iterable[str] | None, limit: int | None) -> list[tuple]:
-        """Rows of a history table (``select`` names its columns), newest first, only ``states`` when given."""
-        query, args = select, []
-        if states is not None:
-            wanted = list(states)
-            query += f" WHERE state IN ({','.join('?' * len(wanted))})"
-            args.extend(wanted)
-        query += " ORDER BY id DESC"
-        if limit is not None:
-            query += " LIMIT ?"
-            args.append(int(limit))
-        return self._conn.execute(query, args).fetchall()
-
-    # -- the edit history (used by loda_desktop.culling) ---------------------------------------------------
-
-    def record_edit(
-        self, field: str, paths: Iterable[PathLike], value: Any, description: str, *, keep: int | None = None
-    ) -> EditRecord | None:
-        """Set ``field`` ("rating", "flag" or "label") of the cataloged ``paths`` to ``value`` and journal the
-        values before it, in one transaction (committed before returning).
-
-        Only photos whose value actually changes are written and journaled; uncataloged paths are ignored, as
-        :meth:`set_rating` does. Returns the new entry, or None when nothing changed: no entry is made, so an
-        undo never spends itself on a no-op. ``keep``: afterwards only the newest ``keep`` entries remain,
-        which bounds the history's size.
-        """
-        field = check_edit_field(field)
-        value = EDIT_CHECKS[field](value)
-        if keep is not None and (not isinstance(keep, int) or keep < 1):
-            raise ValueError(f"keep must be a positive integer or None, got {keep!r}")
-        keys = _unique_keys(paths)
-        with self._write() as conn:
-            current: dict[str, tuple[int, Any]] = {}
-            for chunk in _chunks(keys):
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT path, id, {field} FROM photos WHERE path IN ({marks})"
-                current.update((path_from_db(p), (pid, old)) for p, pid, old in conn.execute(query, chunk))
-            changed = [(key, *current[key]) for key in keys if key in current and current[key][1] != value]
-            if not changed:
-                return None
-            now = time.time()
-            after_action = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM actions").fetchone()[0])
-            edit_id = int(
-                conn.execute(
-                    "INSERT INTO edits (field, description, state, after_action, created, updated) "
-                    "VALUES (?, ?, 'done', ?, ?, ?)",
-                    (field, str(description), after_action, now, now),
-                ).lastrowid
-            )
-            conn.executemany(
-                "INSERT INTO edit_items (edit_id, photo_id, old_value, new_value) VALUES (?, ?, ?, ?)",
-                [(edit_id, photo_id, old, value) for _, photo_id, old in changed],
-            )
-            conn.executemany(f"UPDATE photos SET {field} = ? WHERE id = ?", [(value, pid) for _, pid, _ in changed])
-            if keep is not None:
-                conn.execute(
-                    "DELETE FROM edits WHERE id NOT IN (SELECT id FROM edits ORDER BY id DESC LIMIT ?)", (keep,)
-                )
-        changes = {key: (old, value) for key, _, old in changed}
-        return EditRecord(edit_id, field, str(description), "done", after_action, now, now, changes)
-
-    def revert_edit(self, edit_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Undo a ``done`` entry and mark it ``undone``, in one transaction (committed before returning).
-
-        A photo whose value is still the one the edit gave it gets its value from before back; a photo whose
-        value changed since (another window, another program) keeps the newer value. Returns
-        ``({path: value restored}, {path: newer value left alone})``. ``KeyError`` for an unknown entry,
-        ``ValueError`` for one already undone.
-        """
-        with self._write() as conn:
-            row = conn.execute("SELECT field, state FROM edits WHERE id = ?", (edit_id,)).fetchone()
-            if row is None:
-                raise KeyError(f"no edit history entry {edit_id}")
-            field, state = check_edit_field(row[0]), row[1]
-            if state != "done":
-                raise ValueError(f"edit history entry {edit_id} is {state}; only a done entry can be undone")
-            query = (
-                f"SELECT p.path, p.id, p.{field}, e.old_value, e.new_value FROM edit_items e "
-                "JOIN photos p ON p.id = e.photo_id WHERE e.edit_id = ? ORDER BY p.path"
-            )
-            restored: dict[str, Any] = {}
-            kept: dict[str, Any] = {}
-            writes = []
-            for stored, photo_id, now_value, old, new in conn.execute(query, (edit_id,)).fetchall():
-                if now_value == new:
-                    restored[path_from_db(stored)] = old
-                    writes.append((old, photo_id))
-                else:
-                    kept[path_from_db(stored)] = now_value
-            conn.executemany(f"UPDATE photos SET {field} = ? WHERE id = ?", writes)
-            conn.execute("UPDATE edits SET state = 'undone', updated = ? WHERE id = ?", (time.time(), edit_id))
-        return restored, kept
-
-    def edits(self, states: Iterable[str] | None = None, limit: int | None = None) -> list[EditRecord]:
-        """Edit history entries, newest first, optionally only those in ``states``."""
-        select = "SELECT id, field, description, state, after_action, created, updated FROM edits"
-        return [self._edit_record(row) for row in self._newest_first(select, states, limit)]
-
-    def get_edit(self, edit_id: int) -> EditRecord:
-        row = self._conn.execute(
-            "SELECT id, field, description, state, after_action, created, updated FROM edits WHERE id = ?",
-            (edit_id,),
-        ).fetchone()
-        if row is None:
-            raise KeyError(f"no edit history entry {edit_id}")
-        return self._edit_record(row)
-
-    def _edit_record(self, row: Sequence[Any]) -> EditRecord:
-        query = (
-            "SELECT p.path, e.old_value, e.new_value FROM edit_items e "
-            "JOIN photos p ON p.id = e.photo_id WHERE e.edit_id = ? ORDER BY p.path"
-        )
-        changes = {path_from_db(path): (old, new) for path, old, new in self._conn.execute(query, (row[0],))}
-        return EditRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], changes)

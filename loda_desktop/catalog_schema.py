@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 __all__ = [
+    "CHUNK",
     "EDIT_CHECKS",
     "EDIT_FIELDS",
     "EDIT_STATES",
@@ -23,17 +24,23 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "SCORE_STATUSES",
+    "PathLike",
     "check_edit_field",
     "check_flag",
     "check_label",
     "check_model_key",
     "check_number",
     "check_rating",
+    "db_chunks",
     "path_from_db",
+    "path_key",
     "path_to_db",
+    "unique_keys",
 ]
 
 SCHEMA_VERSION = 2
+CHUNK = 500  # host parameters per IN (...) query; well below SQLite's limit
+PathLike = str | os.PathLike[str]
 FLAGS: tuple[str, ...] = ("pick", "reject")
 EDIT_FIELDS: tuple[str, ...] = ("rating", "flag", "label")
 EDIT_STATES: tuple[str, ...] = ("done", "undone")
@@ -141,6 +148,24 @@ def path_to_db(key: str) -> str | bytes:
 def path_from_db(value: str | bytes) -> str:
     """The path :func:`path_to_db` stored, exactly as the file system spells it to Python."""
     return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def path_key(path: PathLike) -> str:
+    """The catalog's key for a path: absolute, normalised, symlinks kept."""
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
+
+
+def db_chunks(keys: Sequence[str], size: int = CHUNK) -> Iterator[list[str | bytes]]:
+    """``keys`` as ``photos.path`` stores them, ``size`` at a time (one ``IN (...)`` query each)."""
+    for start in range(0, len(keys), size):
+        yield [path_to_db(key) for key in keys[start : start + size]]  # as photos.path stores them
+
+
+def unique_keys(paths: Iterable[PathLike]) -> list[str]:
+    """The keys of ``paths`` in order, duplicates dropped; a single path (not a list of them) is refused."""
+    if isinstance(paths, (str, os.PathLike)):
+        raise TypeError("expected an iterable of paths, not a single path")
+    return list(dict.fromkeys(path_key(p) for p in paths))
 
 
 def check_rating(rating: object) -> int:
