@@ -15,8 +15,10 @@ Scoring only: which model a setting names, where its weights are and its ONNX ex
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,10 +27,18 @@ from typing import TYPE_CHECKING
 
 from . import model_store
 from .catalog import Catalog, path_key
-from .export import ExportRow, rank_rows, rows_from_records
-from .model_store import AUTO_ONNX_ENV, cached_onnx_export, model_search_dirs, resolve_model, untrained_notice
-from .scan import ScanError, scan_many
+from .export import ExportRow, rank_rows, rows_from_records, with_capture_times
+from .model_store import (
+    AUTO_ONNX_ENV,
+    cached_onnx_export,
+    model_search_dirs,
+    resolve_model,
+    untrained_notice,
+    weights_digest,
+)
+from .scan import ScanError, find_companions, scan_many
 from .settings import Settings
+from .storage_errors import StorageProblem, storage_problem
 
 if TYPE_CHECKING:
     from model.scorer import BaseScorer
@@ -68,6 +78,7 @@ class ScoreSummary:
     untrained: bool = False
     runs_on: str = ""  # the scorer's describe(), e.g. 'torch cuda AMP'; empty when nothing was scored
     unscored_reason: str = ""  # why nothing was scored (no model could be loaded); the photos are still listed
+    save_problem: str = ""  # one line when the catalog could not be written (disk full...): what was saved
     scan_errors: list[tuple[Path, str]] = field(default_factory=list)
 
     @property
@@ -85,8 +96,11 @@ class ScoreSummary:
             f" catalog, {self.failed} failed",
             f"{self.seconds:.1f} s"
             + (f" (model loading {self.load_seconds:.1f} s)" if self.load_seconds >= 0.1 else ""),
-            f"{self.photos_per_second:.2f} photos/s",
         ]
+        if self.scored or not self.cached:
+            parts.append(f"{self.photos_per_second:.2f} photos/s")
+        else:  # nothing was scored: no speed to give ("0.00 photos/s" read as a stall)
+            parts.append(f"all {self.cached:,} from the catalog" if self.cached == self.total else "none scored now")
         text = "; ".join(parts) + f". Model: {self.model_name}" + (f", on {self.runs_on}." if self.runs_on else ".")
         if self.cancelled:
             text = "Cancelled. " + text
@@ -126,16 +140,28 @@ class Engine:
         if self.settings.backend not in BACKENDS:
             raise EngineError(f"unknown backend {self.settings.backend!r}; use {', '.join(BACKENDS)}")
         self._scorer: BaseScorer | None = None
+        self._weights: str | None = None  # the weights' part of model_key, computed once
+        self.unsaved: dict[str, PhotoResult] = {}  # the last run's results the catalog could not save, by path key
 
     # -- model ----------------------------------------------------------------------------------------------
     @property
     def model_key(self) -> str:
-        """Catalog key of this engine's scores: the profile's identity and the crop count."""
-        return f"{self.profile.key}|crops={self.settings.crops}"
+        """Catalog key of this engine's scores: the profile's identity, the SHA-256 of its weights (so a tampered
+        copy that keeps the name and creation stamp neither reuses nor replaces the real model's scores) and the
+        crop count."""
+        if self._weights is None:
+            digest = weights_digest(self.profile)
+            self._weights = f"|sha256={digest[:16]}" if digest else ""
+        return f"{self.profile.key}{self._weights}|crops={self.settings.crops}"
 
     @property
     def notice(self) -> str | None:
         return untrained_notice(self.profile)
+
+    @property
+    def scorer_loaded(self) -> bool:
+        """The network is in memory already (the window says "Loading the model…" only when it is not)."""
+        return self._scorer is not None
 
     @property
     def scorer(self) -> BaseScorer:
@@ -258,84 +284,170 @@ class Engine:
         on_result: Callable[[PhotoResult], None] | None = None,
         should_continue: Callable[[], bool] | None = None,
         rescore: bool = False,
+        retry_errors: bool = False,
     ) -> ScoreSummary:
         """Score ``paths`` into the catalog; ``on_result`` gets every photo's outcome (cached ones first).
 
         ``should_continue()`` is called between photos; returning False stops the run (it may block, to pause).
+        ``retry_errors``: photos that failed before are tried again (Retry Failed); without it, only those whose
+        cause is gone (:meth:`Catalog.needs_scoring`). When the catalog can no longer be written (disk full,
+        read-only, locked), scoring goes on without saving: the results still reach ``on_result`` and
+        :meth:`export_rows`, and ``summary.save_problem`` says in one line what was saved.
         """
         started = time.perf_counter()
         summary = ScoreSummary(
             total=len(paths), model_name=self.profile.name, model_key=self.model_key, untrained=not self.profile.trained
         )
-        key = self.model_key
+        self.unsaved = {}
         with Catalog(self.catalog_path) as catalog:
-            catalog.add_photos(paths)
-            known = {path_key(r.path) for r, _ in catalog.rows(paths, key)}
-            todo_set = {path_key(p) for p in (paths if rescore else catalog.needs_scoring(paths, key))}
-            todo: list[Path] = []
-            for p in paths:
-                k = path_key(p)
-                if k not in known:  # vanished between the scan and now
-                    summary.failed += 1
-                    if on_result:
-                        on_result(PhotoResult(Path(k), None, None, "error", "the file disappeared during the scan"))
-                elif k in todo_set:
-                    todo.append(Path(k))
-            for photo, score in catalog.rows(
-                [p for p in paths if path_key(p) in known and path_key(p) not in todo_set], key
-            ):
-                if score is None:  # catalogued, then gone before it could be scored
-                    message = "the file disappeared during the scan"
-                    catalog.put_error(photo.path, key, message)
-                    summary.failed += 1
-                    if on_result:
-                        on_result(PhotoResult(photo.path, None, None, "error", message))
-                    continue
-                if score.status == "ok":
-                    summary.cached += 1
-                else:
-                    summary.failed += 1
-                if on_result:
-                    on_result(
-                        PhotoResult(photo.path, score.score, score.spread, score.status, score.error, cached=True)
-                    )
+            saver = _Saver(catalog, self.model_key, self.unsaved)
+            todo = self._known_results(catalog, saver, paths, summary, on_result, rescore, retry_errors)
             if todo:
-                load_started = time.perf_counter()
-                scorer = self.scorer
-                summary.load_seconds = time.perf_counter() - load_started
-                summary.runs_on = scorer.describe()
-                for index, result in scorer.iter_scores(todo):
-                    path = todo[index]
-                    if result.ok:
-                        catalog.put_score(path, key, result.score, result.spread)
-                        summary.scored += 1
-                        outcome = PhotoResult(path, result.score, result.spread, "ok")
-                    else:
-                        catalog.put_error(path, key, result.error or "unknown error")
-                        summary.failed += 1
-                        outcome = PhotoResult(path, None, None, "error", result.error)
-                    if on_result:
-                        on_result(outcome)
-                    if should_continue is not None and not should_continue():
-                        summary.cancelled = True
-                        break
+                self._score_todo(todo, saver, summary, on_result, should_continue)
+        if saver.problem is not None:
+            summary.save_problem = saver.describe(summary)
         summary.seconds = time.perf_counter() - started
         return summary
 
+    def _known_results(
+        self,
+        catalog: Catalog,
+        saver: _Saver,
+        paths: Sequence[Path],
+        summary: ScoreSummary,
+        on_result: Callable[[PhotoResult], None] | None,
+        rescore: bool,
+        retry_errors: bool,
+    ) -> list[Path]:
+        """Catalog ``paths``, report the photos that need no scoring (cached, or gone) and return the others."""
+        key = self.model_key
+        saver.call(catalog.add_photos, paths)
+        records = {path_key(r.path): (r, s) for r, s in catalog.rows(paths, key)}
+        needed = paths if rescore else catalog.needs_scoring(paths, key, retry_errors=retry_errors)
+        todo_set = {path_key(p) for p in needed}
+        todo: list[Path] = []
+        for p in paths:
+            k = path_key(p)
+            record, score = records.get(k, (None, None))
+            if record is None and saver.problem is not None and os.path.isfile(k):
+                todo.append(Path(k))  # never cataloged: the catalog could not be written
+            elif record is None or (k not in todo_set and score is None):  # gone before it could be scored
+                outcome = PhotoResult(Path(k), None, None, "error", "the file disappeared during the scan")
+                if record is not None:
+                    saver.put(outcome, "missing")
+                summary.failed += 1
+                if on_result:
+                    on_result(outcome)
+            elif k in todo_set:
+                todo.append(Path(k))
+            else:
+                assert score is not None
+                summary.cached += score.status == "ok"
+                summary.failed += score.status != "ok"
+                if on_result:
+                    on_result(PhotoResult(Path(k), score.score, score.spread, score.status, score.error, cached=True))
+        return todo
+
+    def _score_todo(
+        self,
+        todo: list[Path],
+        saver: _Saver,
+        summary: ScoreSummary,
+        on_result: Callable[[PhotoResult], None] | None,
+        should_continue: Callable[[], bool] | None,
+    ) -> None:
+        load_started = time.perf_counter()
+        scorer = self.scorer
+        summary.load_seconds = time.perf_counter() - load_started
+        summary.runs_on = scorer.describe()
+        for index, result in scorer.iter_scores(todo):
+            path = todo[index]
+            if result.ok:
+                summary.scored += 1
+                outcome = PhotoResult(path, result.score, result.spread, "ok")
+            else:
+                summary.failed += 1
+                outcome = PhotoResult(path, None, None, "error", result.error or "unknown error")
+            saver.put(outcome, result.error_kind)
+            if on_result:
+                on_result(outcome)
+            if should_continue is not None and not should_continue():
+                summary.cancelled = True
+                break
+
     def export_rows(self, paths: Sequence[Path]) -> list[ExportRow]:
-        """Ranked export rows for ``paths`` with this engine's scores (photos never scored have no status)."""
+        """Ranked export rows for ``paths`` with this engine's scores (photos never scored have no status); the
+        results of the last run that the catalog could not save (:attr:`unsaved`) are included."""
         with Catalog(self.catalog_path) as catalog:
-            records = catalog.rows(paths, self.model_key)
+            records = with_capture_times(catalog, catalog.rows(paths, self.model_key))
             found = {path_key(r.path) for r, _ in records}
-        rows = rows_from_records(records, self.model_key)
+        pairs = find_companions(r.path for r, _ in records)  # one folder listing per folder
+        rows = rows_from_records(records, self.model_key, pairs)
+        rows = [_with_unsaved(row, self.unsaved.get(row.path)) for row in rows]
         rows += [
-            ExportRow(
-                path=path_key(p), model=self.model_key, status="error", error="the file disappeared during the scan"
+            _with_unsaved(
+                ExportRow(
+                    path=path_key(p), model=self.model_key, status="error", error="the file disappeared during the scan"
+                ),
+                self.unsaved.get(path_key(p)),
             )
             for p in paths
             if path_key(p) not in found
         ]
         return rank_rows(rows)
+
+
+def _with_unsaved(row: ExportRow, result: PhotoResult | None) -> ExportRow:
+    if result is None:
+        return row
+    return dataclasses.replace(row, score=result.score, spread=result.spread, status=result.status, error=result.error)
+
+
+class _Saver:
+    """Writes results into the catalog until a write fails for a reason the user can fix (disk full, read-only,
+    locked: :func:`~.storage_errors.storage_problem`); from then on keeps them in ``unsaved`` instead. Scoring a
+    photo costs far more than saving it, and the scores are still shown and exported: stopping would lose them."""
+
+    def __init__(self, catalog: Catalog, key: str, unsaved: dict[str, PhotoResult]) -> None:
+        self.catalog, self.key, self.unsaved = catalog, key, unsaved
+        self.saved = 0
+        self.problem: StorageProblem | None = None
+
+    def call(self, write: Callable[..., object], *args: object) -> bool:
+        """Run one catalog write; False (and the problem kept) when storage refused it."""
+        if self.problem is not None:
+            return False
+        try:
+            write(*args)
+        except sqlite3.OperationalError as exc:
+            problem = storage_problem(exc)
+            if problem is None:
+                raise
+            log.error("catalog %s: %s; scoring goes on without saving", self.catalog.path, exc)
+            self.problem = problem
+            return False
+        return True
+
+    def put(self, result: PhotoResult, kind: str) -> None:
+        if result.status == "ok":
+            done = self.call(self.catalog.put_score, result.path, self.key, result.score, result.spread)
+        else:
+            done = self.call(self.catalog.put_error, result.path, self.key, result.error or "unknown error", kind)
+        if done:
+            self.saved += 1
+        else:
+            self.unsaved[path_key(result.path)] = result
+
+    def describe(self, summary: ScoreSummary) -> str:
+        """One line: what happened, how many photos are in the catalog, what to do."""
+        assert self.problem is not None
+        saved = summary.cached + self.saved
+        rest = summary.total - saved
+        return (
+            f"{self.problem.what} while saving scores: {saved:,} of {summary.total:,} photos saved; the other"
+            f" {rest:,} {'was' if rest == 1 else 'were'} {'scored but ' if self.unsaved else ''}not saved."
+            f" {self.problem.advice} and run again — nothing is lost. ({self.problem.detail})"
+        )
 
 
 __all__ = ["BACKENDS", "Engine", "EngineError", "PhotoResult", "ScoreSummary", "check_model"]

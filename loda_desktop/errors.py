@@ -10,6 +10,7 @@ from __future__ import annotations
 from model.configs import ConfigError
 from model.errors import BackboneWeightsError
 from model.profiles import ProfileError
+from model.scorer import ScorerError
 from trainer.errors import USER_ERRORS as TRAINER_ERRORS
 
 from .catalog import CatalogError
@@ -26,6 +27,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     CommandError,
     EngineError,
     ProfileError,
+    ScorerError,
     ConfigError,
     BackboneWeightsError,
     CatalogError,

@@ -28,10 +28,12 @@ from model.profiles import (
     Profile,
     ProfileError,
     config_profile,
+    find_broken,
     find_profiles,
     read_tensors,
     resolve_profile,
     save_profile,
+    tensor_digest,
 )
 from model.profiles import find_parent as find_parent_in
 
@@ -59,6 +61,7 @@ __all__ = [
     "delete_profile",
     "export_size_estimate",
     "find_parent",
+    "list_broken",
     "list_profiles",
     "model_search_dirs",
     "rename_profile",
@@ -68,6 +71,7 @@ __all__ = [
     "save_active_model",
     "trash_profile",
     "untrained_notice",
+    "weights_digest",
 ]
 
 DEFAULT_MODEL = "default"
@@ -134,6 +138,34 @@ def runnable(profile: Profile, dirs: Sequence[Path] | None = None) -> bool:
         return backbone_parent(profile, dirs) is not None
     except ProfileError:
         return False
+
+
+def weights_digest(profile: Profile) -> str | None:
+    """SHA-256 of the weights a profile file holds: its tensors (:func:`model.profiles.tensor_digest`, the JSON
+    header left out, so a rename keeps it) or a whole ``.onnx`` file; None for a bare config (no file).
+
+    Part of the catalog key of scores (:attr:`loda_desktop.engine.Engine.model_key`): the name and creation stamp
+    come from the file's own metadata, which a tampered copy can keep while its weights differ."""
+    path = profile.path
+    if path is None:
+        return None
+    if path.suffix.lower() == ".onnx":
+        return _file_digest(path)
+    return tensor_digest(path)
+
+
+def _file_digest(path: Path) -> str:
+    import hashlib
+
+    stat = path.stat()
+    ident = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if ident not in _FILE_DIGESTS:
+        with path.open("rb") as f:
+            _FILE_DIGESTS[ident] = hashlib.file_digest(f, "sha256").hexdigest()
+    return _FILE_DIGESTS[ident]
+
+
+_FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
 def untrained_notice(profile: Profile) -> str | None:
@@ -269,6 +301,22 @@ def list_profiles() -> list[ProfileInfo]:
     return out
 
 
+def list_broken() -> list[tuple[Path, str]]:
+    """The files in the models folders that are not usable profiles (damaged, forged, of another version), with
+    why: listed as broken, deletable with :func:`delete_profile` by file name (user folder only)."""
+    return find_broken(model_search_dirs())
+
+
+def _broken_user_file(name: str) -> Path | None:
+    """The broken profile file ``name`` (its file name with or without ``.safetensors``, or its path) names in
+    the user's models folder, or None."""
+    folder = models_dir().resolve()
+    for path, _ in find_broken([models_dir()]):
+        if name in (path.name, path.stem) or Path(name).resolve() == path.resolve():
+            return path if path.resolve().parent == folder else None
+    return None
+
+
 def _user_profile(name: str) -> Profile:
     try:
         profile = resolve_model(name)
@@ -336,7 +384,12 @@ def trash_profile(path: Path) -> None:
 
 def delete_profile(name: str) -> str | None:
     """Move a user profile to the system trash. When it was active, its parent (or the default) becomes active;
-    returns that new active model, or None when the active model did not change."""
+    returns that new active model, or None when the active model did not change. A broken file in the user's
+    models folder (:func:`list_broken`) is trashed by its file name."""
+    broken = _broken_user_file(name)
+    if broken is not None:
+        trash_profile(broken)
+        return None
     profile = _user_profile(name)
     assert profile.path is not None
     settings = load_settings()

@@ -213,12 +213,15 @@ class TrashIndex:
         file_id: Iterable[int] | None = None,
         prefer: str | None = None,
     ) -> tuple[Path, Path] | None:
-        target = os.path.normpath(path_key(original))
-        for trash, base in _trash_dirs(target):
-            self._load(trash, base)
+        # the real path (what file actions trash since catalog keys are real paths) and the path as given
+        # (journal entries made earlier through a symlinked folder recorded that one)
+        targets = dict.fromkeys([os.path.normpath(path_key(original)), os.path.abspath(os.fspath(original))])
+        for target in targets:
+            for trash, base in _trash_dirs(target):
+                self._load(trash, base)
         wanted = tuple(file_id) if file_id is not None else None
         best: tuple[tuple[Any, ...], str, str] | None = None
-        for info, trashed, date in self._by_path.get(target, []):
+        for info, trashed, date in (entry for target in targets for entry in self._by_path.get(target, [])):
             try:
                 st = os.lstat(trashed)
             except OSError:  # already restored, or the trash was emptied

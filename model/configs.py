@@ -20,6 +20,8 @@ hyperparameters (``shared/design/ARCHITECTURE.md`` §3):
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +91,7 @@ class LodaConfig:
     description: str = ""
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         if self.r <= 0 or self.heads <= 0 or self.r % self.heads:
             raise ConfigError(f"{self.name}: r={self.r} must be a positive multiple of heads={self.heads}")
         if self.n_interactions <= 0:
@@ -127,15 +130,101 @@ class LodaConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LodaConfig:
+        if not isinstance(data, dict):
+            raise ConfigError(f"a LoDa config must be an object, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         for key in ("cnn_out_indices", "vit_mean", "vit_std", "cnn_mean", "cnn_std"):
             if key in kwargs:
+                if not isinstance(kwargs[key], list | tuple):
+                    raise ConfigError(f"{key} must be a list, got {kwargs[key]!r}"[:200])
                 kwargs[key] = tuple(kwargs[key])
         try:
             return cls(**kwargs)
         except TypeError as exc:
             raise ConfigError(f"incomplete LoDa config: {exc}") from None
+
+
+# -- bounds: a config also arrives from a profile file, which is untrusted input --------------------------------
+#
+# Every number is bounded well above what any variant of the paper uses (ViT-B: depth 12, width 768, 12 heads;
+# r <= 80, h <= 8, N <= 12), so a file cannot make the app allocate gigabytes before a shape is checked; names
+# are timm's plain model names: no "hf-hub:" or local-file prefix (timm would contact that repository or open
+# that file), and the only timm keyword arguments a config may pass are the ViT's size.
+_INT_BOUNDS: dict[str, tuple[int, int]] = {
+    "r": (1, 1024),
+    "heads": (1, 64),
+    "n_interactions": (1, 64),
+    "pool": (1, 32),
+    "img_size": (16, 1024),
+    "short_side": (16, 4096),
+    "train_crops": (1, 64),
+    "test_crops": (1, 64),
+}
+VIT_KWARGS: dict[str, tuple[int, int]] = {"depth": (1, 24), "embed_dim": (8, 1024), "num_heads": (1, 16)}
+_TIMM_NAME = re.compile(r"[A-Za-z0-9_]{1,100}(\.[A-Za-z0-9_-]{1,100})?")
+_FILE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,120}\.safetensors")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_number_triple(name: str, key: str, value: object, *, positive: bool) -> None:
+    ok = isinstance(value, tuple) and len(value) == 3
+    ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    if not ok or (positive and min(value) <= 0) or max(abs(v) for v in value) > 1e3:  # type: ignore[union-attr]
+        raise ConfigError(f"{name}: {key} must be three finite numbers{' above 0' if positive else ''}, got {value!r}")
+
+
+def _check_fields(c: LodaConfig) -> None:
+    """Types and bounds of every field (see the bounds above); raises :class:`ConfigError` naming the field."""
+    name = c.name if isinstance(c.name, str) and len(c.name) <= 100 else "config"
+    if not isinstance(c.name, str) or not c.name or len(c.name) > 100:
+        raise ConfigError(f"{name}: the config name must be a string of 1 to 100 characters")
+    for key, (low, high) in _INT_BOUNDS.items():
+        value = getattr(c, key)
+        if not _is_int(value) or not low <= value <= high:
+            raise ConfigError(f"{name}: {key} must be an integer from {low} to {high}, got {value!r}")
+    if not isinstance(c.dropout, int | float) or isinstance(c.dropout, bool) or not math.isfinite(c.dropout):
+        raise ConfigError(f"{name}: dropout must be a number, got {c.dropout!r}")
+    for key in ("vit", "cnn"):
+        value = getattr(c, key)
+        if not isinstance(value, str) or not _TIMM_NAME.fullmatch(value):
+            raise ConfigError(
+                f"{name}: {key} must be a timm model name (letters, digits, '_', an optional '.tag'), got {value!r}"
+            )
+    if not isinstance(c.vit_local_name, str) or (c.vit_local_name and not _FILE_NAME.fullmatch(c.vit_local_name)):
+        raise ConfigError(f"{name}: vit_local_name must be a plain .safetensors file name, got {c.vit_local_name!r}")
+    for key in ("pretrained", "vit_hub", "qkv_bias"):
+        if not isinstance(getattr(c, key), bool):
+            raise ConfigError(f"{name}: {key} must be true or false, got {getattr(c, key)!r}")
+    if not isinstance(c.description, str) or len(c.description) > 2000:
+        raise ConfigError(f"{name}: description must be a string of at most 2000 characters")
+    indices = c.cnn_out_indices
+    if not isinstance(indices, tuple) or len(indices) > 5 or not all(_is_int(i) and 0 <= i <= 8 for i in indices):
+        raise ConfigError(f"{name}: cnn_out_indices must be up to 5 stage numbers from 0 to 8, got {indices!r}")
+    for key in ("vit_mean", "cnn_mean", "vit_std", "cnn_std"):
+        _check_number_triple(name, key, getattr(c, key), positive=key.endswith("std"))
+    _check_backbone_kwargs(name, c.vit_kwargs, c.cnn_kwargs)
+
+
+def _check_backbone_kwargs(name: str, vit_kwargs: object, cnn_kwargs: object) -> None:
+    if not isinstance(vit_kwargs, dict) or not isinstance(cnn_kwargs, dict):
+        raise ConfigError(f"{name}: vit_kwargs and cnn_kwargs must be objects")
+    if cnn_kwargs:
+        raise ConfigError(f"{name}: cnn_kwargs must be empty, got {sorted(map(str, cnn_kwargs))}")
+    for key, value in vit_kwargs.items():
+        if key not in VIT_KWARGS:
+            raise ConfigError(
+                f"{name}: vit_kwargs may only set {', '.join(VIT_KWARGS)}; {str(key)[:60]!r} is not allowed"
+            )
+        low, high = VIT_KWARGS[key]
+        if not _is_int(value) or not low <= value <= high:
+            raise ConfigError(f"{name}: vit_kwargs {key} must be an integer from {low} to {high}, got {value!r}")
+    width, heads = vit_kwargs.get("embed_dim"), vit_kwargs.get("num_heads")
+    if width is not None and heads is not None and width % heads:
+        raise ConfigError(f"{name}: vit_kwargs embed_dim={width} must be a multiple of num_heads={heads}")
 
 
 _REGISTRY: dict[str, LodaConfig] = {}

@@ -22,6 +22,7 @@ Runtime at a batch size other than the traced one and compared with torch.
 from __future__ import annotations
 
 import copy
+import glob
 import logging
 import os
 import shutil
@@ -44,6 +45,8 @@ from .profiles import FORMAT, Profile, ProfileError, build_metadata
 
 if TYPE_CHECKING:
     from .loda import LoDa
+
+log = logging.getLogger(__name__)
 
 VERIFY_ATOL = 1e-4
 _IGNORED_CONFIG_KEYS = {"pretrained", "description"}  # do not change the network the graph computes
@@ -285,6 +288,34 @@ def _quiet_quantizer(record: logging.LogRecord) -> bool:
     return "/onnxruntime/quantization/" not in record.pathname.replace("\\", "/")
 
 
+def remove_stale_work_dirs(out: Path) -> list[Path]:
+    """Remove the work folders (``.NAME.onnx.<pid>.XXXX.tmp``) that exports of ``out`` killed before their
+    cleanup left behind: those whose process is gone. A folder of a running export (its pid alive) is kept.
+    Returns what was removed."""
+    removed = []
+    for entry in out.parent.glob(f".{glob.escape(out.name)}.*.tmp"):
+        parts = entry.name[len(out.name) + 2 :].split(".")
+        pid = int(parts[0]) if parts and parts[0].isdigit() else None
+        if not entry.is_dir() or (pid is not None and _alive(pid)):
+            continue
+        if pid is None and time.time() - entry.stat().st_mtime < 24 * 3600:  # a work folder of an older version
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+        log.info("removed %s, left by an interrupted ONNX export", entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def export_onnx(
     model: LoDa,
     profile_metadata: Mapping[str, Any] | Profile | None,
@@ -309,7 +340,8 @@ def export_onnx(
     meta = onnx_metadata(model, profile_metadata, opset=opset, int8=int8)
     size = model.config.img_size
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    remove_stale_work_dirs(out)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
     was_training = model.training
     try:
         model.eval()
@@ -352,6 +384,7 @@ __all__ = [
     "export_onnx",
     "onnx_metadata",
     "quantize_int8",
+    "remove_stale_work_dirs",
     "restore_modules",
     "static_shapes",
 ]

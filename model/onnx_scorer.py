@@ -16,17 +16,18 @@ and silently falls back to CPU, so the provider reported is the one the session 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from .profile_checks import loads_bounded
 from .profiles import Profile, ProfileError, profile_from_metadata
-from .scorer import BaseScorer, default_decode_workers
+from .scorer import BaseScorer, ScorerError, default_decode_workers
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,10 @@ METADATA_KEY = "loda"  # the ONNX metadata_props key holding the profile JSON
 INPUT_NAME = "crops"  # float32 (N, 3, S, S), RGB in [0, 1]
 OUTPUT_NAME = "score"  # float32 (N,), raw (uncalibrated) network output
 SUFFIX = ".onnx"
+TIMEOUT_ENV = "LODA_BATCH_TIMEOUT"
+# Seconds one batch may take: the paper's ViT-B model runs a batch of 32 crops in about 9 s on two CPU cores
+# (docs/performance.md: 0.245 photos/s at 15 crops), so 300 s only ever stops a graph that does not end.
+DEFAULT_TIMEOUT = 300.0
 
 TENSORRT = "TensorrtExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -144,10 +149,7 @@ def read_onnx_profile(path: Path | str) -> Profile:
             f"{path}: an ONNX model, but not one exported by LoDa Desktop (no '{METADATA_KEY}' metadata);"
             " export it with `loda export-onnx --model NAME --out FILE.onnx`"
         )
-    try:
-        meta = json.loads(props[METADATA_KEY])
-    except json.JSONDecodeError as exc:
-        raise ProfileError(f"{path}: the LoDa metadata in this ONNX file is damaged ({exc})") from None
+    meta = loads_bounded(props[METADATA_KEY], path, "the LoDa metadata in this ONNX file")
     return profile_from_metadata(meta, path)
 
 
@@ -202,6 +204,11 @@ class OnnxScorer(BaseScorer):
 
     Preprocessing and calibration come from the metadata inside the file (``profile`` may be passed when it
     was read already). ``threads`` > 0 sets ONNX Runtime's intra-op thread count.
+
+    The file is untrusted: each batch must finish within ``timeout`` seconds (default ``$LODA_BATCH_TIMEOUT`` or
+    :data:`DEFAULT_TIMEOUT`), else it is stopped (``RunOptions.terminate``) and the run ends with a
+    :class:`~model.scorer.ScorerError`; outputs are checked for shape and finiteness (:class:`BaseScorer`); at
+    load, two different inputs must give different outputs (:meth:`_probe`).
     """
 
     backend = "onnx"
@@ -214,6 +221,7 @@ class OnnxScorer(BaseScorer):
         device: str = "auto",
         threads: int = 0,
         providers: list[str] | None = None,
+        timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
         self.model_path = Path(model_path)
@@ -261,6 +269,8 @@ class OnnxScorer(BaseScorer):
             self.decode_workers = default_decode_workers("cuda")  # two threads cannot keep a GPU busy
         inputs = self.session.get_inputs()
         self.input_name = inputs[0].name if inputs else INPUT_NAME
+        self.timeout = float(timeout if timeout is not None else os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
+        self._probe()
         self.int8 = bool(self.profile.metadata.get("onnx", {}).get("int8"))
         log.info(
             "ONNX Runtime %s: running %s on %s (requested %s; available %s; threads %s)",
@@ -288,11 +298,63 @@ class OnnxScorer(BaseScorer):
 
     def _forward(self, crops: np.ndarray) -> np.ndarray:
         x = crops.astype(np.float32) / np.float32(255.0)  # exactly what TorchScorer feeds the network
-        (out,) = self.session.run(None, {self.input_name: x})
-        return np.asarray(out, dtype=np.float32).reshape(-1)
+        return self._run(x)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """One ``session.run`` in a worker thread, stopped with ``RunOptions.terminate`` after :attr:`timeout`
+        seconds: a graph that never ends (an endless ``Loop``) becomes a :class:`ScorerError`, not a hung app."""
+        import onnxruntime as ort
+
+        options = ort.RunOptions()
+        options.log_severity_level = 4  # the terminate below is ours: no error line from ONNX Runtime for it
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["out"] = self.session.run(None, {self.input_name: x}, options)
+            except Exception as exc:  # onnxruntime's own exception types
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=run, name="loda-onnx-run", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():
+            options.terminate = True
+            worker.join(10)
+            raise ScorerError(
+                f"{self.model_path.name}: the model gave no answer within {self.timeout:g} s for a batch of"
+                f" {len(x)} crops and was stopped. A LoDa model answers in seconds: this file may be damaged or"
+                f" hostile. (A slow machine can allow more time with {TIMEOUT_ENV}=SECONDS.)"
+            )
+        if "error" in outcome:
+            first = (str(outcome["error"]).strip().splitlines() or ["?"])[0][:300]
+            raise ScorerError(f"{self.model_path.name}: ONNX Runtime failed on a batch: {first}")
+        return np.asarray(outcome["out"][0])
+
+    def _probe(self) -> None:
+        """Run two different inputs once at load: the output must be one finite number per crop, and differ.
+        A graph that returns the same bits for a random and a grey crop ignores its input (a constant-output
+        file): refused. Costs one batch of two crops."""
+        size = self.crop_size
+        rng = np.random.default_rng(0)
+        x = np.stack([rng.random((3, size, size), dtype=np.float32), np.full((3, size, size), 0.5, np.float32)])
+        out = self._run(x)
+        if out.dtype.kind != "f" or out.size != 2:
+            raise ProfileError(
+                f"{self.model_path}: the model returns {out.dtype} output of shape {list(out.shape)} for 2 crops;"
+                " a LoDa model returns one score per crop"
+            )
+        if not np.isfinite(out).all():
+            raise ProfileError(f"{self.model_path}: the model gives no finite score for a test input ({out.tolist()})")
+        if out.reshape(-1)[0] == out.reshape(-1)[1]:
+            raise ProfileError(
+                f"{self.model_path}: the model gives the same score for two different inputs: it ignores the photo"
+                " (a constant-output graph, not a LoDa model)"
+            )
 
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "INPUT_NAME",
     "METADATA_KEY",
     "OUTPUT_NAME",

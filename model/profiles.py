@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .configs import ConfigError, LodaConfig, get_config, list_configs
+from .profile_checks import ProfileError, check_metadata, check_tensor_plan, loads_bounded, read_header
 
 if TYPE_CHECKING:
     import torch
@@ -42,10 +43,6 @@ KINDS = ("adapter", "full")
 SUFFIX = ".safetensors"
 
 
-class ProfileError(Exception):
-    """A profile that cannot be used: missing, damaged, truncated, of another format or for another network."""
-
-
 @dataclass
 class Profile:
     """A profile's metadata, and the file it came from (None for a bare config with an untrained adapter)."""
@@ -55,10 +52,11 @@ class Profile:
     config: LodaConfig = field(init=False)
 
     def __post_init__(self) -> None:
+        where = self.path or (self.metadata.get("name") if isinstance(self.metadata, dict) else None) or "profile"
+        check_metadata(self.metadata, where)  # a file is untrusted input: types and bounds first
         try:
             self.config = LodaConfig.from_dict(self.metadata["config"])
         except (KeyError, TypeError, ConfigError) as exc:
-            where = self.path or self.metadata.get("name", "profile")
             raise ProfileError(f"{where}: the metadata has no usable 'config' ({exc})") from None
 
     @property
@@ -75,7 +73,7 @@ class Profile:
 
     @property
     def calibration(self) -> tuple[float, float]:
-        cal = self.metadata.get("score", {}).get("calibration", {})
+        cal = (self.metadata.get("score") or {}).get("calibration") or {}  # checked by check_metadata
         return float(cal.get("scale", 1.0)), float(cal.get("offset", 0.0))
 
     @property
@@ -192,17 +190,23 @@ def _open(path: Path):
 
 
 def read_profile(path: Path | str) -> Profile:
-    """The profile's metadata, validated; tensors are not read."""
+    """The profile's metadata, validated (:mod:`model.profile_checks`: the header and every tensor's declared
+    dtype and byte range too); tensors are not read."""
     path = Path(path)
-    with _open(path) as f:
-        header = f.metadata() or {}
+    _check_file(path)
+    _, header = read_header(path)
     if header.get("format") != FORMAT or "loda" not in header:
         raise ProfileError(f"{path}: a safetensors file, but not a LoDa model profile")
-    try:
-        meta = json.loads(header["loda"])
-    except json.JSONDecodeError as exc:
-        raise ProfileError(f"{path}: the profile metadata is damaged ({exc})") from None
-    return profile_from_metadata(meta, path)
+    return profile_from_metadata(loads_bounded(header["loda"], path), path)
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ProfileError(f"{path}: no such model profile")
+    if path.is_dir():
+        raise ProfileError(f"{path}: is a folder, not a model profile")
+    if not path.is_file():
+        raise ProfileError(f"{path}: not a regular file, not a model profile")
 
 
 def profile_from_metadata(meta: Any, path: Path) -> Profile:
@@ -210,7 +214,7 @@ def profile_from_metadata(meta: Any, path: Path) -> Profile:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ProfileError(f"{path}: the metadata is not a LoDa model profile")
     version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
         raise ProfileError(
             f"{path}: profile format version {version!r} is newer than this app understands"
             f" ({FORMAT_VERSION}); update LoDa Desktop"
@@ -218,27 +222,58 @@ def profile_from_metadata(meta: Any, path: Path) -> Profile:
     return Profile(meta, path)
 
 
-def read_tensors(path: Path | str) -> dict[str, np.ndarray]:
+def read_tensors(
+    path: Path | str,
+    expected: Mapping[str, tuple[tuple[int, ...], str]] | None = None,
+    *,
+    network: str = "",
+    require_all: bool = False,
+) -> dict[str, np.ndarray]:
+    """The tensors of a profile file. The header is checked first (:func:`~model.profile_checks.read_header`);
+    with ``expected`` (name -> (shape, dtype) of the network ``network``), a tensor the network does not have, or
+    of another shape or dtype, or (``require_all``) a missing one, is refused before anything is read. Tensors
+    with NaN or infinite values are refused."""
     path = Path(path)
+    _check_file(path)
+    entries, _ = read_header(path)
+    if expected is not None:
+        check_tensor_plan(entries, expected, path, network or "this", require_all=require_all)
     with _open(path) as f:
         try:
-            return {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
+            tensors = {k: f.get_tensor(k) for k in entries}
         except Exception as exc:
             raise ProfileError(f"{path}: the tensors are damaged or truncated ({exc})") from None
+    for name, array in tensors.items():
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ProfileError(f"{path}: tensor {name!r} holds NaN or infinite values; the profile is damaged")
+    return tensors
 
 
 def find_profiles(dirs: Iterable[Path]) -> list[Profile]:
-    """Every readable profile in ``dirs`` (not recursive); unreadable files are skipped."""
-    found = []
+    """Every readable profile in ``dirs`` (not recursive); unreadable files are skipped (:func:`find_broken`
+    lists them)."""
+    return [p for p in _scan(dirs) if isinstance(p, Profile)]
+
+
+def find_broken(dirs: Iterable[Path]) -> list[tuple[Path, str]]:
+    """The ``.safetensors`` files in ``dirs`` that are not usable profiles, with the reason: listed as broken by
+    ``loda models``, ``loda profiles list`` and Settings, and deletable, never fatal to anything else."""
+    return [p for p in _scan(dirs) if not isinstance(p, Profile)]
+
+
+def _scan(dirs: Iterable[Path]) -> list[Profile | tuple[Path, str]]:
+    found: list[Profile | tuple[Path, str]] = []
     for d in dirs:
         d = Path(d)
         if not d.is_dir():
             continue
         for p in sorted(d.glob(f"*{SUFFIX}")):
+            if p.name.startswith("."):  # a temporary file of an atomic write
+                continue
             try:
                 found.append(read_profile(p))
-            except ProfileError:
-                continue
+            except ProfileError as exc:
+                found.append((p, str(exc).removeprefix(f"{p}: ")))
     return found
 
 
@@ -275,6 +310,7 @@ def find_parent(profile: Profile, dirs: Iterable[Path] = ()) -> Profile | None:
     candidates = [p for p in find_profiles(dirs) if p.path != profile.path]
     trained_on = profile.metadata.get("trained_on")
     base_path = trained_on.get("base_path") if isinstance(trained_on, dict) else None
+    base_path = base_path if isinstance(base_path, str) and base_path.endswith(SUFFIX) else None  # a profile only
     if base_path and Path(base_path).is_file() and all(p.path != Path(base_path) for p in candidates):
         with contextlib.suppress(ProfileError):
             candidates.append(read_profile(base_path))
@@ -401,6 +437,7 @@ def load_model(
     search_dirs = list(search_dirs)
     parent = backbone_parent(profile, search_dirs)
     full = profile.kind == "full" or parent is not None
+    check_before_building(profile, full)
     # A bare config (no file) has random adapter weights: seed them so every process builds the same network,
     # and the window, `loda score` and the tests agree on its (meaningless) scores.
     with torch.random.fork_rng(devices=[]):
@@ -421,23 +458,54 @@ def load_model(
 
 
 def load_tensors(model: LoDa, profile: Profile) -> None:
-    """Load a profile file's tensors into a built network of its kind, checking every name and shape: a full
-    profile holds the whole state, an adapter profile the trained tensors and the CNN's BatchNorm statistics."""
+    """Load a profile file's tensors into a built network of its kind, checking every name, shape and dtype
+    before reading (:func:`read_tensors`): a full profile holds the whole state, an adapter profile the trained
+    tensors and the CNN's BatchNorm statistics."""
     import torch
 
     full = profile.kind == "full"
-    tensors = read_tensors(profile.path)  # type: ignore[arg-type]
-    expected = model.state_dict() if full else model.adapter_state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = sorted(k for k in expected if k in tensors and tuple(tensors[k].shape) != tuple(expected[k].shape))
-    if missing or unexpected or wrong:
-        parts = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
-            if keys:
-                parts.append(f"{len(keys)} {label} (e.g. {keys[0]})")
-        raise ProfileError(
-            f"{profile.path}: the tensors do not match the '{profile.config.name}' network: " + "; ".join(parts)
-        )
+    expected = tensor_plan(model.state_dict() if full else model.adapter_state_dict())
+    tensors = read_tensors(
+        profile.path,  # type: ignore[arg-type]
+        expected,
+        network=profile.config.name,
+        require_all=True,
+    )
     state = {k: torch.from_numpy(np.array(v)) for k, v in tensors.items()}
     model.load_state_dict(state, strict=full)
+
+
+_SAFETENSORS_DTYPES = {"float32": "F32", "int64": "I64"}
+
+
+def tensor_plan(state: Mapping[str, Any]) -> dict[str, tuple[tuple[int, ...], str]]:
+    """name -> (shape, safetensors dtype) of a state dict (torch tensors, possibly on the meta device)."""
+    return {
+        k: (tuple(v.shape), _SAFETENSORS_DTYPES.get(str(v.dtype).removeprefix("torch."), str(v.dtype)))
+        for k, v in state.items()
+    }
+
+
+def check_before_building(profile: Profile, full: bool) -> None:
+    """Refuse a profile before any real memory is spent on its network: its backbone names must be models timm
+    knows (no hub paths, no files), and its file's tensors must be the network's, compared with the network built
+    on the meta device (shapes only, nothing allocated)."""
+    import torch
+
+    from .backbones import pretrained_normalisation
+    from .loda import LoDa
+
+    for role, name in (("ViT", profile.config.vit), ("CNN", profile.config.cnn)):
+        try:
+            pretrained_normalisation(name)
+        except ValueError as exc:
+            raise ProfileError(f"{profile.path or profile.name}: unknown {role} backbone: {exc}") from None
+    if profile.path is None:
+        return
+    with torch.device("meta"):
+        shape_only = LoDa(profile.config, pretrained=False)
+    expected = tensor_plan(
+        shape_only.state_dict() if full and profile.kind == "full" else shape_only.adapter_state_dict()
+    )
+    entries, _ = read_header(profile.path)
+    check_tensor_plan(entries, expected, profile.path, profile.config.name, require_all=True)

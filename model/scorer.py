@@ -38,10 +38,28 @@ class ImageScore:
     score: float | None = None
     spread: float | None = None
     error: str | None = None
+    error_kind: str = "decode"  # with an error: "missing", "unreadable", "decode" (see error_kind()) or "model"
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+class ScorerError(RuntimeError):
+    """The model misbehaves on every batch (wrong output shape, no answer within the time limit): the run stops
+    with this message, which says what happened and what to try."""
+
+
+def error_kind(exc: BaseException) -> str:
+    """What kind of failure ``exc`` is, for deciding when to try the photo again: ``missing`` (the file is gone),
+    ``unreadable`` (permission denied) or ``decode`` (anything about the file's content). The decoder words its
+    own errors (:class:`ImageDecodeError`, raised ``from None``); the OS error it replaced is its context."""
+    for cause in (exc, exc.__cause__, exc.__context__):
+        if isinstance(cause, FileNotFoundError):
+            return "missing"
+        if isinstance(cause, PermissionError):
+            return "unreadable"
+    return "decode"
 
 
 def _describe(source: ImageSource, index: int) -> str:
@@ -126,11 +144,12 @@ class BaseScorer:
                 try:
                     crops = fut.result()
                 except ImageDecodeError as exc:
-                    yield i, ImageScore(_describe(src, i), error=str(exc))
+                    yield i, ImageScore(_describe(src, i), error=str(exc), error_kind=error_kind(exc))
                     continue
                 except (ValueError, OSError, MemoryError) as exc:
                     reason = str(exc) or type(exc).__name__  # a bare MemoryError has no message
-                    yield i, ImageScore(_describe(src, i), error=f"cannot prepare the image: {reason}")
+                    message = f"cannot prepare the image: {reason}"
+                    yield i, ImageScore(_describe(src, i), error=message, error_kind=error_kind(exc))
                     continue
                 queue.append((i, _describe(src, i), crops))
                 if sum(len(c) for _, _, c in queue) >= self.batch_size:
@@ -158,17 +177,28 @@ class BaseScorer:
             del queue[:take]
             crops = np.concatenate([c for _, _, c in batch]) if take > 1 else batch[0][2]
             raw = np.concatenate(
-                [
-                    np.asarray(self._forward(crops[s : s + self.batch_size]), dtype=np.float64).reshape(-1)
-                    for s in range(0, len(crops), self.batch_size)
-                ]
+                [self._checked_forward(crops[s : s + self.batch_size]) for s in range(0, len(crops), self.batch_size)]
             )
             a, b = self.calibration
             offset = 0
             for i, name, c in batch:
                 scores = a * raw[offset : offset + len(c)] + b
                 offset += len(c)
+                if not np.isfinite(scores).all():  # one photo's NaN (an overflow, a damaged model) is its own error
+                    yield i, ImageScore(name, error="the model gave no finite score for this photo", error_kind="model")
+                    continue
                 yield i, ImageScore(name, score=float(scores.mean()), spread=float(scores.std()))
+
+    def _checked_forward(self, crops: np.ndarray) -> np.ndarray:
+        """:meth:`_forward`, its output checked: one number per crop (a model that answers with another shape is
+        not a LoDa model, and the whole run stops with :class:`ScorerError`)."""
+        out = np.asarray(self._forward(crops))
+        if out.dtype.kind not in "fiu" or out.size != len(crops):
+            raise ScorerError(
+                f"the model returned {out.dtype} output of shape {list(out.shape)} for {len(crops)} crops; a LoDa"
+                " model returns one score per crop (is this the right model file?)"
+            )
+        return out.astype(np.float64).reshape(-1)
 
 
 class TorchScorer(BaseScorer):

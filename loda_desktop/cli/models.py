@@ -61,7 +61,7 @@ def _print_configs(dirs: Sequence[Path], *, verbose: bool) -> None:
 
 def _print_profiles(dirs: Sequence[Path]) -> None:
     from model.backbones import backbone_weight_files
-    from model.profiles import find_profiles
+    from model.profiles import find_broken, find_profiles
 
     from ..model_store import runnable
     from ..text import printable
@@ -70,6 +70,9 @@ def _print_profiles(dirs: Sequence[Path]) -> None:
     print("Profiles (trained models) in " + ", ".join(printable(d) for d in dirs) + ":")
     if not profiles:
         print("  none yet: train one with `loda train`, or fine-tune with `loda finetune`")
+    for path, reason in find_broken(dirs):
+        print(f"  {printable(path.name):<20} BROKEN, not used: {printable(reason)}")
+        print(f"  {'':<20} {printable(path)}  (remove it: loda profiles delete {printable(path.name)})")
     for p in profiles:
         trained = p.metadata.get("trained_on")
         metrics = p.metadata.get("metrics") or {}

@@ -17,6 +17,8 @@ def cmd_profiles(args: argparse.Namespace) -> int:
             shown = ", ".join(f"{pr(k)} {v:.3f}" for k, v in p.metrics.items() if isinstance(v, int | float))
             parent = f"  parent {pr(p.parent)}" if p.parent else ""
             print(f"{marks} {pr(p.name):<24} {pr(p.config):<20} {pr(p.kind):<8}{parent}{'  ' + shown if shown else ''}")
+        for path, reason in admin.list_broken():
+            print(f"  {pr(path.name):<24} BROKEN: {pr(reason)}  (loda profiles delete {pr(path.name)})")
         print(f"active: {pr(admin.active_name())}  (* active, b bundled)")
     elif args.action == "rename":
         print(f"renamed to {pr(admin.rename_profile(args.name, args.new_name))}")
@@ -38,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     a = actions.add_parser("rename", help="rename a profile you trained")
     a.add_argument("name")
     a.add_argument("new_name")
-    a = actions.add_parser("delete", help="move a profile you trained to the system trash")
+    a = actions.add_parser(
+        "delete", help="move a profile you trained (or a broken file, by its file name) to the system trash"
+    )
     a.add_argument("name")
     a = actions.add_parser("activate", help="make a profile (or config) the active model")
     a.add_argument("name")

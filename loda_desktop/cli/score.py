@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..engine import ScoreSummary
     from ..export import ExportRow
     from ..settings import Settings
 
@@ -42,6 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, metavar="B", help="crops per inference batch (default: settings, 32)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for inference (0: library default)")
     p.add_argument("--rescore", action="store_true", help="score again even photos the catalog already has")
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="try again the photos that failed before (a file gone or unreadable is retried anyway once it is back"
+        " or readable; an image that could not be decoded only with this flag or when the file changes)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="print each failure as it happens")
     p.set_defaults(func=cmd_score)
 
@@ -52,8 +59,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..engine import Engine, PhotoResult
-    from ..export import write_csv, write_csv_stream
+    from ..errors import CommandError
+    from ..export import write_csv_stream
     from ..text import printable
+    from .xmp import read_into_catalog
 
     scan_problems: list[tuple[Path, str]] = []
     engine = Engine(_settings(args))
@@ -62,6 +71,10 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(f"warning: {printable(p)}: {printable(m)}", file=sys.stderr)
     if not paths:
         print("No photos found in " + ", ".join(printable(f) for f in args.folders), file=sys.stderr)
+    try:
+        read_into_catalog(paths, engine.catalog_path)  # ratings, flags, labels from XMP: in the CSV too (newest wins)
+    except CommandError as exc:  # the catalog cannot be written: scoring still runs and says what was saved
+        print(f"warning: {printable(str(exc))}", file=sys.stderr)
     bar = tqdm(total=len(paths), unit="photo", disable=None, file=sys.stderr, dynamic_ncols=True)
 
     def progress(result: PhotoResult) -> None:
@@ -70,14 +83,14 @@ def cmd_score(args: argparse.Namespace) -> int:
             tqdm.write(f"failed: {printable(result.path)}: {printable(result.error)}", file=sys.stderr)
 
     try:
-        summary = engine.score_paths(paths, on_result=progress, rescore=args.rescore)
+        summary = engine.score_paths(paths, on_result=progress, rescore=args.rescore, retry_errors=args.retry_failed)
     finally:
         bar.close()
     rows = engine.export_rows(paths)
     if args.csv == "-":
         write_csv_stream(rows, sys.stdout)
     elif args.csv:
-        write_csv(rows, args.csv)
+        _write_csv_file(rows, args.csv, summary)
     if args.json:
         json.dump([r.to_dict() for r in rows], sys.stdout, indent=2, default=str)
         print()
@@ -89,7 +102,30 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(f"Wrote {printable(args.csv)}", file=sys.stderr)
     if engine.notice:
         print(f"warning: {printable(engine.notice)}", file=sys.stderr)
+    if summary.save_problem:
+        print(f"loda score: error: {printable(summary.save_problem)}", file=sys.stderr)
+        return 1
     return 130 if summary.cancelled else 0
+
+
+def _write_csv_file(rows: Sequence[ExportRow], out: str, summary: ScoreSummary) -> None:
+    """Write the CSV; a full disk or a folder that cannot be written is the user's to fix: one line, saying
+    that the scores themselves are safe in the catalog (unless the catalog could not be written either)."""
+    from ..errors import CommandError
+    from ..export import write_csv
+    from ..storage_errors import storage_problem
+
+    try:
+        write_csv(rows, out)
+    except OSError as exc:
+        problem = storage_problem(exc)
+        if problem is None:
+            raise
+        kept = "the scores are in the catalog" if not summary.save_problem else summary.save_problem
+        raise CommandError(
+            f"{problem.what} while writing the CSV {out}: it was not written ({kept}). {problem.advice} and run"
+            f" the same command again: photos already scored are not scored twice. ({problem.detail})"
+        ) from None
 
 
 def _settings(args: argparse.Namespace) -> Settings:
