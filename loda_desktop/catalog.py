@@ -8,9 +8,10 @@ Storage
     step, and a file written by a newer app is refused rather than damaged.
 
 Identity
-    A photo is its absolute path (``os.path.abspath``; symlinks are not resolved) plus ``(size, mtime_ns)``.
+    A photo is its real path (``os.path.realpath``: symlinks resolved) plus ``(size, mtime_ns)``.
     When :meth:`Catalog.add_photos` sees a changed size or mtime, the photo keeps its rating, flag and label
-    (the user's data) but loses its scores (the pixels may have changed).
+    (the user's data) but loses its scores (the pixels may have changed). A photo moved or renamed outside the
+    app is recognised by its content key and its record follows it (:mod:`loda_desktop.identity`).
 
 Edit history
     :meth:`Catalog.record_edit` changes a rating, flag or label AND journals the values before it in one
@@ -47,6 +48,7 @@ from loda_desktop.catalog_history import ActionRecord, EditRecord, HistoryMixin
 from loda_desktop.catalog_schema import (
     EDIT_FIELDS,
     EDIT_STATES,
+    ERROR_KINDS,
     FLAGS,
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -62,6 +64,7 @@ from loda_desktop.catalog_schema import (
     path_to_db,
     unique_keys,
 )
+from loda_desktop.identity import pending_content_keys, relink_moved
 from loda_desktop.paths import catalog_path
 
 logger = logging.getLogger(__name__)
@@ -116,6 +119,13 @@ def _stat_file(key: str) -> tuple[int, int] | None:
     if not stat.S_ISREG(st.st_mode):
         return None
     return st.st_size, st.st_mtime_ns
+
+
+def _retry(key: str, status: str, kind: str | None, retry_errors: bool) -> bool:
+    """Whether an existing, unchanged file's score row is tried again (see :meth:`Catalog.needs_scoring`)."""
+    if status != "error":
+        return False
+    return retry_errors or kind == "missing" or (kind == "unreadable" and os.access(key, os.R_OK))
 
 
 _PHOTO_COLUMNS = "p.path, p.size, p.mtime_ns, p.rating, p.flag, p.label, p.capture_time"
@@ -176,7 +186,8 @@ class Catalog(HistoryMixin):
         try:
             yield self._conn
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:  # SQLite already rolled back after SQLITE_FULL, IOERR, NOMEM...
+                self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
 
@@ -209,11 +220,13 @@ class Catalog(HistoryMixin):
         problems: dict[str, str] = {}
         if not stats:
             return problems
+        contents, new = pending_content_keys(self._conn, stats)  # files read before the catalog is locked
         with self._write() as conn:
+            relink_moved(conn, contents, new)  # a photo moved outside the app takes its record along
             for key, (size, mtime_ns) in stats:
                 conn.execute("SAVEPOINT photo")  # undoes this photo's statements alone when one fails
                 try:
-                    self._upsert(conn, key, size, mtime_ns)
+                    self._upsert(conn, key, size, mtime_ns, contents.get(key))
                 except (sqlite3.IntegrityError, sqlite3.InterfaceError, ValueError, OverflowError) as exc:
                     conn.execute("ROLLBACK TO photo")
                     logger.warning("not cataloged: %r: %s", key, problems.setdefault(key, str(exc)))
@@ -221,44 +234,51 @@ class Catalog(HistoryMixin):
         return problems
 
     @staticmethod
-    def _upsert(conn: sqlite3.Connection, key: str, size: int, mtime_ns: int) -> int:
+    def _upsert(conn: sqlite3.Connection, key: str, size: int, mtime_ns: int, content: str | None = None) -> int:
         stored = path_to_db(key)
         row = conn.execute("SELECT id, size, mtime_ns FROM photos WHERE path = ?", (stored,)).fetchone()
         if row is None:
-            cur = conn.execute("INSERT INTO photos (path, size, mtime_ns) VALUES (?, ?, ?)", (stored, size, mtime_ns))
+            cur = conn.execute(
+                "INSERT INTO photos (path, size, mtime_ns, content_key) VALUES (?, ?, ?, ?)",
+                (stored, size, mtime_ns, content),
+            )
             return int(cur.lastrowid)
         photo_id, old_size, old_mtime = row
         if (old_size, old_mtime) != (size, mtime_ns):
             conn.execute("UPDATE photos SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, photo_id))
             conn.execute("DELETE FROM scores WHERE photo_id = ?", (photo_id,))
+        if content is not None:
+            conn.execute("UPDATE photos SET content_key = ? WHERE id = ?", (content, photo_id))
         return int(photo_id)
 
     def needs_scoring(self, paths: Iterable[PathLike], model_key: str, *, retry_errors: bool = False) -> list[Path]:
         """The existing files among ``paths`` that have no score for ``model_key`` valid for their content.
 
         A path needs scoring when it is not cataloged, when its size or mtime on disk differ from the
-        catalog's, or when it has no score row for ``model_key`` (with ``retry_errors``, an error row counts
+        catalog's, when it has no score row for ``model_key``, or when its error row's cause is gone: a file
+        that was missing exists again, a file that was unreadable can be read now. An image that could not be
+        decoded is not tried again while the file is unchanged, unless ``retry_errors`` (every error row counts
         as no row). Files that no longer exist are left out. Order of ``paths`` is kept, duplicates dropped.
         """
         check_model_key(model_key)
         keys = unique_keys(paths)
-        known: dict[str, tuple[int, int, str | None]] = {}
+        known: dict[str, tuple[int, int, str | None, str | None]] = {}
         for chunk in db_chunks(keys):
             marks = ",".join("?" * len(chunk))
             query = (
-                "SELECT p.path, p.size, p.mtime_ns, s.status FROM photos p "
+                "SELECT p.path, p.size, p.mtime_ns, s.status, s.error_kind FROM photos p "
                 "LEFT JOIN scores s ON s.photo_id = p.id AND s.model_key = ? "
                 f"WHERE p.path IN ({marks})"
             )
-            for path, size, mtime_ns, status in self._conn.execute(query, (model_key, *chunk)):
-                known[path_from_db(path)] = (size, mtime_ns, status)
+            for path, size, mtime_ns, status, kind in self._conn.execute(query, (model_key, *chunk)):
+                known[path_from_db(path)] = (size, mtime_ns, status, kind)
         todo = []
         for key in keys:
             st = _stat_file(key)
             if st is None:
                 continue
             entry = known.get(key)
-            if entry is None or entry[:2] != st or entry[2] is None or (retry_errors and entry[2] == "error"):
+            if entry is None or entry[:2] != st or entry[2] is None or _retry(key, entry[2], entry[3], retry_errors):
                 todo.append(Path(key))
         return todo
 
@@ -278,8 +298,8 @@ class Catalog(HistoryMixin):
         with self._write() as conn:
             photo_id = self._photo_id(conn, key, add=True)
             conn.execute(
-                "INSERT OR REPLACE INTO scores (photo_id, model_key, score, spread, status, error, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO scores (photo_id, model_key, score, spread, status, error, error_kind, "
+                "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (photo_id, *values, time.time()),
             )
 
@@ -288,15 +308,18 @@ class Catalog(HistoryMixin):
         check_model_key(model_key)
         score_f = check_number("score", score, optional=False)
         spread_f = check_number("spread", spread, optional=True)
-        self._put(path, (model_key, score_f, spread_f, "ok", None))
+        self._put(path, (model_key, score_f, spread_f, "ok", None, None))
 
-    def put_error(self, path: PathLike, model_key: str, message: str) -> None:
+    def put_error(self, path: PathLike, model_key: str, message: str, kind: str = "decode") -> None:
         """Record that ``path`` could not be scored with ``model_key`` and why (committed before returning).
 
-        The photo must be cataloged already or exist on disk; otherwise ``KeyError``.
+        ``kind`` (:data:`~loda_desktop.catalog_schema.ERROR_KINDS`) decides when :meth:`needs_scoring` tries it
+        again. The photo must be cataloged already or exist on disk; otherwise ``KeyError``.
         """
         check_model_key(model_key)
-        self._put(path, (model_key, None, None, "error", str(message) or "unknown error"))
+        if kind not in ERROR_KINDS:
+            raise ValueError(f"error kind must be one of {', '.join(ERROR_KINDS)}, got {kind!r}")
+        self._put(path, (model_key, None, None, "error", str(message) or "unknown error", kind))
 
     def get(self, path: PathLike, model_key: str | None = None) -> tuple[PhotoRecord, ScoreRecord | None]:
         """The record of one photo and its score for ``model_key`` (``None``: the most recent score of any

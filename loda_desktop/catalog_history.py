@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +20,8 @@ from loda_desktop.catalog_schema import (
     check_edit_field,
     db_chunks,
     path_from_db,
+    path_key,
+    path_to_db,
     unique_keys,
 )
 
@@ -131,16 +133,32 @@ class HistoryMixin:
         """
         field = check_edit_field(field)
         value = EDIT_CHECKS[field](value)
+        return self.record_edits(field, dict.fromkeys(unique_keys(paths), value), description, keep=keep)
+
+    def record_edits(
+        self,
+        field: str,
+        values: Mapping[PathLike, Any],
+        description: str,
+        *,
+        keep: int | None = None,
+        touch: bool = True,
+    ) -> EditRecord | None:
+        """:meth:`record_edit` with a value per photo (``{path: value}``): one undoable entry, as reading the
+        ratings of a folder's XMP sidecars makes. ``touch``: the change counts as made in the app and sets the
+        photos' ``edited_at`` (an import from XMP does not; see :mod:`loda_desktop.sidecar_sync`)."""
+        field = check_edit_field(field)
+        wanted = {path_key(p): EDIT_CHECKS[field](v) for p, v in values.items()}
         if keep is not None and (not isinstance(keep, int) or keep < 1):
             raise ValueError(f"keep must be a positive integer or None, got {keep!r}")
-        keys = unique_keys(paths)
+        keys = list(wanted)
         with self._write() as conn:
             current: dict[str, tuple[int, Any]] = {}
             for chunk in db_chunks(keys):
                 marks = ",".join("?" * len(chunk))
                 query = f"SELECT path, id, {field} FROM photos WHERE path IN ({marks})"
                 current.update((path_from_db(p), (pid, old)) for p, pid, old in conn.execute(query, chunk))
-            changed = [(key, *current[key]) for key in keys if key in current and current[key][1] != value]
+            changed = [(key, *current[key]) for key in keys if key in current and current[key][1] != wanted[key]]
             if not changed:
                 return None
             now = time.time()
@@ -154,14 +172,17 @@ class HistoryMixin:
             )
             conn.executemany(
                 "INSERT INTO edit_items (edit_id, photo_id, old_value, new_value) VALUES (?, ?, ?, ?)",
-                [(edit_id, photo_id, old, value) for _, photo_id, old in changed],
+                [(edit_id, photo_id, old, wanted[key]) for key, photo_id, old in changed],
             )
-            conn.executemany(f"UPDATE photos SET {field} = ? WHERE id = ?", [(value, pid) for _, pid, _ in changed])
+            conn.executemany(
+                f"UPDATE photos SET {field} = ?, edited_at = CASE WHEN ? THEN ? ELSE edited_at END WHERE id = ?",
+                [(wanted[key], touch, now, pid) for key, pid, _ in changed],
+            )
             if keep is not None:
                 conn.execute(
                     "DELETE FROM edits WHERE id NOT IN (SELECT id FROM edits ORDER BY id DESC LIMIT ?)", (keep,)
                 )
-        changes = {key: (old, value) for key, _, old in changed}
+        changes = {key: (old, wanted[key]) for key, _, old in changed}
         return EditRecord(edit_id, field, str(description), "done", after_action, now, now, changes)
 
     def revert_edit(self, edit_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -192,8 +213,11 @@ class HistoryMixin:
                     writes.append((old, photo_id))
                 else:
                     kept[path_from_db(stored)] = now_value
-            conn.executemany(f"UPDATE photos SET {field} = ? WHERE id = ?", writes)
-            conn.execute("UPDATE edits SET state = 'undone', updated = ? WHERE id = ?", (time.time(), edit_id))
+            now = time.time()
+            conn.executemany(
+                f"UPDATE photos SET {field} = ?, edited_at = ? WHERE id = ?", [(v, now, i) for v, i in writes]
+            )
+            conn.execute("UPDATE edits SET state = 'undone', updated = ? WHERE id = ?", (now, edit_id))
         return restored, kept
 
     def edits(self, states: Iterable[str] | None = None, limit: int | None = None) -> list[EditRecord]:
@@ -217,3 +241,23 @@ class HistoryMixin:
         )
         changes = {path_from_db(path): (old, new) for path, old, new in self._conn.execute(query, (row[0],))}
         return EditRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], changes)
+
+    # -- XMP sync state (used by loda_desktop.sidecar_sync) ------------------------------------------------
+
+    def xmp_states(self, paths: Iterable[PathLike]) -> dict[str, tuple[float | None, str | None]]:
+        """``{path: (edited_at, xmp_stamp)}`` of the cataloged ``paths``: when their rating, flag or label last
+        changed in the app, and which XMP sources were last read or written for them."""
+        keys = unique_keys(paths)
+        out: dict[str, tuple[float | None, str | None]] = {}
+        for chunk in db_chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT path, edited_at, xmp_stamp FROM photos WHERE path IN ({marks})"
+            out.update((path_from_db(p), (edited, stamp)) for p, edited, stamp in self._conn.execute(query, chunk))
+        return out
+
+    def set_xmp_stamps(self, stamps: Mapping[PathLike, str | None]) -> None:
+        """Remember which XMP sources were read or written for each photo (committed before returning)."""
+        rows = [(stamp, path_to_db(path_key(p))) for p, stamp in stamps.items()]
+        if rows:
+            with self._write() as conn:
+                conn.executemany("UPDATE photos SET xmp_stamp = ? WHERE path = ?", rows)

@@ -19,6 +19,7 @@ __all__ = [
     "EDIT_CHECKS",
     "EDIT_FIELDS",
     "EDIT_STATES",
+    "ERROR_KINDS",
     "FLAGS",
     "MAX_LABEL_LENGTH",
     "MIGRATIONS",
@@ -38,13 +39,18 @@ __all__ = [
     "unique_keys",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CHUNK = 500  # host parameters per IN (...) query; well below SQLite's limit
 PathLike = str | os.PathLike[str]
 FLAGS: tuple[str, ...] = ("pick", "reject")
 EDIT_FIELDS: tuple[str, ...] = ("rating", "flag", "label")
 EDIT_STATES: tuple[str, ...] = ("done", "undone")
 SCORE_STATUSES: tuple[str, ...] = ("ok", "error")
+# Why a photo has no score (``scores.error_kind``): "missing" (the file was gone) and "unreadable" (permission
+# denied) are scored again once the file is back or readable; "decode" (not an image, damaged) and "model" (the
+# network gave no finite score) only when the file changes or on an explicit retry (Retry Failed,
+# ``loda score --retry-failed``).
+ERROR_KINDS: tuple[str, ...] = ("missing", "unreadable", "decode", "model")
 MAX_LABEL_LENGTH = 200
 
 _SCHEMA_V1 = [
@@ -125,8 +131,49 @@ def _create_v2(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# Version 3 (one version shared by every change of this release; append statements, never reorder them).
+_SCHEMA_V3 = [
+    # what kind of error an error row is (ERROR_KINDS): a file gone or unreadable is scored again once it is back
+    # or readable; an image that cannot be decoded only when the file changes (or on an explicit retry)
+    "ALTER TABLE scores ADD COLUMN error_kind TEXT NULL",
+    # error rows written before version 3: their kind recovered from the words this app wrote for them
+    "UPDATE scores SET error_kind = 'missing' WHERE status = 'error' AND (error LIKE '%disappeared%'"
+    " OR error LIKE '%no longer exists%' OR error LIKE '%No such file%')",
+    "UPDATE scores SET error_kind = 'unreadable' WHERE status = 'error' AND error_kind IS NULL"
+    " AND (error LIKE '%permission denied%' OR error LIKE '%Errno 13%')",
+    "UPDATE scores SET error_kind = 'decode' WHERE status = 'error' AND error_kind IS NULL",
+    # a photo's content key (loda_desktop.identity): its record follows the file when it moves outside the app
+    "ALTER TABLE photos ADD COLUMN content_key TEXT NULL",
+    "CREATE INDEX photos_content_key ON photos(content_key)",
+    # XMP sync (loda_desktop.sidecar_sync): when the rating, flag or label last changed in the app (seconds since
+    # the epoch), for the newest-wins rule against a sidecar; and which XMP sources (name, size, mtime) were last
+    # read or written, so an unchanged sidecar is not read again over newer changes made in the app
+    "ALTER TABLE photos ADD COLUMN edited_at REAL NULL",
+    "ALTER TABLE photos ADD COLUMN xmp_stamp TEXT NULL",
+    # photos edited before version 3: the time of their newest edit still in the history
+    "UPDATE photos SET edited_at = (SELECT MAX(e.updated) FROM edit_items i JOIN edits e ON e.id = i.edit_id"
+    " WHERE i.photo_id = photos.id)",
+]
+
+
+def _create_v3(conn: sqlite3.Connection) -> None:
+    """Version 3: columns added in place (``ALTER TABLE ... ADD COLUMN``): no table is copied."""
+    for statement in _SCHEMA_V3:
+        conn.execute(statement)
+    _rekey_real_paths(conn)
+
+
+def _rekey_real_paths(conn: sqlite3.Connection) -> None:
+    """Version 3 keys photos by their real path (:func:`path_key`): a record stored under a path through a
+    symlinked folder moves to the real path, unless a record is there already (made through the real folder)."""
+    stored = [(photo_id, path_from_db(value)) for photo_id, value in conn.execute("SELECT id, path FROM photos")]
+    for (photo_id, path), real in zip(stored, _real_paths(p for _, p in stored), strict=True):
+        if real != path and conn.execute("SELECT 1 FROM photos WHERE path = ?", (path_to_db(real),)).fetchone() is None:
+            conn.execute("UPDATE photos SET path = ? WHERE id = ?", (path_to_db(real), photo_id))
+
+
 # Schema migrations: MIGRATIONS[n] upgrades a catalog from user_version n to n + 1 inside one transaction.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _create_v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _create_v2, 2: _create_v3}
 
 
 def path_to_db(key: str) -> str | bytes:
@@ -151,8 +198,16 @@ def path_from_db(value: str | bytes) -> str:
 
 
 def path_key(path: PathLike) -> str:
-    """The catalog's key for a path: absolute, normalised, symlinks kept."""
-    return os.path.abspath(os.path.expanduser(os.fspath(path)))
+    """The catalog's key for a path: its real path (absolute, normalised, symlinks resolved), so a folder opened
+    through a link shows the ratings of the real one. What :func:`loda_desktop.scan.scan_folder` lists too."""
+    return _realpath(os.path.expanduser(os.fspath(path)))
+
+
+def _realpath(path: str) -> str:
+    try:
+        return os.path.realpath(path)
+    except ValueError:  # a NUL in the name: no file has it; the path as it is (absolute) never matches one
+        return os.path.abspath(path)
 
 
 def db_chunks(keys: Sequence[str], size: int = CHUNK) -> Iterator[list[str | bytes]]:
@@ -165,7 +220,20 @@ def unique_keys(paths: Iterable[PathLike]) -> list[str]:
     """The keys of ``paths`` in order, duplicates dropped; a single path (not a list of them) is refused."""
     if isinstance(paths, (str, os.PathLike)):
         raise TypeError("expected an iterable of paths, not a single path")
-    return list(dict.fromkeys(path_key(p) for p in paths))
+    return list(dict.fromkeys(_real_paths(paths)))
+
+
+def _real_paths(paths: Iterable[PathLike]) -> Iterator[str]:
+    """:func:`path_key` of each path, each folder resolved once: for 2,000 photos in one folder 8 ms instead of
+    33 ms for a ``realpath`` each (one ``lstat`` per photo plus one ``realpath`` per folder)."""
+    folders: dict[str, str] = {}
+    for p in paths:
+        folder, name = os.path.split(os.path.abspath(os.path.expanduser(os.fspath(p))))
+        real = folders.get(folder)
+        if real is None:
+            real = folders[folder] = _realpath(folder)
+        full = os.path.join(real, name)
+        yield _realpath(full) if os.path.islink(full) else full
 
 
 def check_rating(rating: object) -> int:

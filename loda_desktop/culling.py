@@ -24,6 +24,12 @@ Scope
     on photos of a folder that is not open. The result lists every photo it changed, so a window updates the
     ones it shows and can say how many it does not show.
 
+XMP sidecars
+    With ``xmp_layout`` "lightroom" or "darktable" (the ``xmp_sidecars`` setting), every change and every undo
+    of a rating, flag or label also writes the photos' sidecars from the catalog's values
+    (:func:`loda_desktop.sidecar_sync.write_sidecars`); a sidecar that cannot be written is listed in
+    :attr:`Culling.sidecar_problems` and never stops the change itself.
+
 Size
     Only the newest :data:`HISTORY_LIMIT` edits are kept (older ones can no longer be undone); the file
     journal keeps its own entries. Undoing an edit marks it ``undone`` (kept for the record, not redoable yet);
@@ -82,12 +88,15 @@ class Culling:
         file_actions: FileActions | None = None,
         *,
         history_limit: int = HISTORY_LIMIT,
+        xmp_layout: str = "off",
     ) -> None:
         if file_actions is not None and file_actions.catalog is not catalog:
             raise ValueError("file_actions must use the same catalog connection")
         self.catalog = catalog
         self.file_actions = file_actions if file_actions is not None else FileActions(catalog)
         self.history_limit = history_limit
+        self.xmp_layout = xmp_layout  # "off" | "lightroom" | "darktable": sidecars written on every change
+        self.sidecar_problems: list[tuple[str, str]] = []  # (sidecar, why) of the last change's writes
 
     # -- changes ---------------------------------------------------------------------------------------------
 
@@ -120,7 +129,19 @@ class Culling:
         return self.set_label(paths, label)
 
     def _record(self, name: str, paths: Iterable[PathLike], value: Any, description: str) -> EditRecord | None:
-        return self.catalog.record_edit(name, paths, value, description, keep=self.history_limit)
+        edit = self.catalog.record_edit(name, paths, value, description, keep=self.history_limit)
+        self._write_sidecars(edit.changes if edit is not None else [])
+        return edit
+
+    def _write_sidecars(self, paths: Iterable[str]) -> None:
+        """Write back the sidecars of ``paths`` when the setting asks for it (see the module docstring)."""
+        self.sidecar_problems = []
+        paths = list(paths)
+        if self.xmp_layout == "off" or not paths:
+            return
+        from loda_desktop.sidecar_sync import write_sidecars
+
+        self.sidecar_problems = write_sidecars(self.catalog, paths, self.xmp_layout).problems
 
     # -- undo ------------------------------------------------------------------------------------------------
 
@@ -154,6 +175,7 @@ class Culling:
             restored, kept = self.catalog.revert_edit(newest.id)
         except (KeyError, ValueError):  # undone (or trimmed) by another copy of the app in the meantime
             return UndoResult("", "Nothing undone: that change was already undone elsewhere.")
+        self._write_sidecars(restored)
         message = f"Undid {description}."
         if kept:
             message += f" {plural(len(kept), 'photo')} changed since kept the newer value."

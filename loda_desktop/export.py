@@ -1,6 +1,13 @@
 """Export a ranking as CSV or JSON.
 
-Columns (:data:`CSV_COLUMNS`): path, score, spread, rank, rating, flag, label, model, status, error.
+Columns (:data:`CSV_COLUMNS`): path, score, spread, rank, rating, flag, label, model, status, error,
+capture_time, companions. Columns are only ever appended (scripts read them by position too):
+
+- ``capture_time``: when the photo was taken, ISO 8601 as the catalog stores it (EXIF DateTimeOriginal with its
+  sub-seconds and UTC offset when the camera wrote them, e.g. ``2024-05-01T10:00:00.120000+02:00``); empty when
+  the file has none. :func:`with_capture_times` reads it from EXIF for photos the catalog has none for.
+- ``companions``: the other files of a RAW + JPEG pair (:mod:`loda_desktop.scan`), file names in the photo's
+  folder, ``;``-separated in the CSV (``IMG_0001.CR2``), a list in JSON; empty for a photo on its own.
 
 - :func:`rank_rows` gives rank 1..n by score, highest first, to rows whose status is "ok" and whose score is
   a finite number; ties are broken by path. Other rows (errors, not scored yet) get no rank and come last,
@@ -22,20 +29,34 @@ Columns (:data:`CSV_COLUMNS`): path, score, spread, rank, rating, flag, label, m
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from loda_desktop.catalog import PhotoRecord, ScoreRecord
+from loda_desktop.catalog import Catalog, PhotoRecord, ScoreRecord
 from loda_desktop.paths import atomic_write
 
-CSV_COLUMNS = ["path", "score", "spread", "rank", "rating", "flag", "label", "model", "status", "error"]
-TEXT_COLUMNS = frozenset({"path", "flag", "label", "model", "status", "error"})
+CSV_COLUMNS = [
+    "path",
+    "score",
+    "spread",
+    "rank",
+    "rating",
+    "flag",
+    "label",
+    "model",
+    "status",
+    "error",
+    "capture_time",
+    "companions",
+]
+TEXT_COLUMNS = frozenset({"path", "flag", "label", "model", "status", "error", "capture_time", "companions"})
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 __all__ = [
@@ -46,6 +67,7 @@ __all__ = [
     "neutralise_cell",
     "rank_rows",
     "rows_from_records",
+    "with_capture_times",
     "write_csv",
     "write_csv_stream",
     "write_json",
@@ -66,15 +88,21 @@ class ExportRow:
     model: str | None = None
     status: str | None = None  # "ok" | "error" | None (not scored)
     error: str | None = None
+    capture_time: str | None = None  # ISO 8601
+    companions: tuple[str, ...] = ()  # file names of the RAW (or other) files paired with this photo
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def rows_from_records(
-    records: Iterable[tuple[PhotoRecord, ScoreRecord | None]], model_key: str | None = None
+    records: Iterable[tuple[PhotoRecord, ScoreRecord | None]],
+    model_key: str | None = None,
+    companions: Mapping[Path, Sequence[Path]] | None = None,
 ) -> list[ExportRow]:
-    """Export rows from :meth:`Catalog.rows` output (unranked; pass them through :func:`rank_rows`)."""
+    """Export rows from :meth:`Catalog.rows` output (unranked; pass them through :func:`rank_rows`);
+    ``companions``: each pair's primary to its other files (:func:`loda_desktop.scan.find_companions`)."""
+    companions = companions or {}
     out = []
     for photo, score in records:
         out.append(
@@ -88,8 +116,27 @@ def rows_from_records(
                 model=score.model_key if score else model_key,
                 status=score.status if score else None,
                 error=score.error if score else None,
+                capture_time=photo.capture_time,
+                companions=tuple(c.name for c in companions.get(Path(photo.path), ())),
             )
         )
+    return out
+
+
+def with_capture_times(
+    catalog: Catalog, records: list[tuple[PhotoRecord, ScoreRecord | None]]
+) -> list[tuple[PhotoRecord, ScoreRecord | None]]:
+    """``records`` with the capture time of each photo the catalog has none for read from its EXIF (header only)
+    and stored in the catalog, so that it is read once, as the window's metadata loader does."""
+    from loda_desktop.exif import read_exif
+
+    out = []
+    for photo, score in records:
+        if photo.capture_time is None and (iso := read_exif(photo.path).capture_time):
+            with contextlib.suppress(ValueError):
+                catalog.set_capture_time(photo.path, iso)
+            photo = replace(photo, capture_time=iso)
+        out.append((photo, score))
     return out
 
 
@@ -109,6 +156,8 @@ def rank_rows(rows: Iterable[ExportRow]) -> list[ExportRow]:
 def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, tuple):
+        return ";".join(value)
     if isinstance(value, float):
         return f"{value:.6f}" if math.isfinite(value) else ""
     return str(value)
@@ -149,6 +198,8 @@ def _json_value(value: Any) -> Any:
         return None
     if isinstance(value, os.PathLike):
         return os.fspath(value)
+    if isinstance(value, tuple):
+        return list(value)
     return value
 
 

@@ -8,6 +8,9 @@ The journal
     when no file could be handled) with the outcome of each file. Undo marks the entry ``undoing`` first,
     then ``undone`` (or ``partial``). Opening :class:`FileActions` reconciles entries a crash left ``pending``
     or ``undoing`` by looking at where the files actually are; the outcome is in ``FileActions.recovered``.
+    A file a kill left with two names (between link and unlink, the same inode) is finished like the move it was
+    part of; a group a crash split (a photo moved, its sidecar not) is made whole; an undo the crash cut short
+    becomes ``done`` again, with the files already back marked, so the next undo (Ctrl+Z) resumes it.
 
 Never overwrite
     Files are moved with "link to the new name, then unlink the old one" (an atomic no-clobber rename), or
@@ -17,8 +20,16 @@ Never overwrite
 
 Sidecars
     ``IMG_1.CR2.xmp`` always travels with ``IMG_1.CR2``; ``IMG_1.xmp`` travels with it too, unless another
-    photo with the stem ``IMG_1`` (a RAW+JPEG pair) stays behind: the shared sidecar then stays with that one.
+    photo with the stem ``IMG_1`` stays behind: the shared sidecar then stays with that one.
     A renamed photo's sidecars get the same new stem.
+
+RAW + JPEG pairs
+    The other file of a pair (:func:`loda_desktop.scan.split_pair`: ``IMG_1.JPG`` and ``IMG_1.CR2`` in one
+    folder) travels with the photo asked for, whichever of the two it is, with its own sidecars: the pair stays
+    one photo, and on a name clash both get the same new stem. Its journal item is marked ``"companion": true``
+    (entries written before pairs have no such key and undo as they always did); it counts as part of its
+    photo, not as a photo of its own, in messages. A companion with a catalog record (cataloged before the
+    pair existed) has its record moved too.
 
 Catalog
     A moved photo's catalog record follows it (rating, flag, label and scores kept). A trashed photo keeps its
@@ -44,7 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loda_desktop.catalog import ActionRecord, Catalog, path_key
+from loda_desktop.catalog import ActionRecord, Catalog
+from loda_desktop.file_plan import plan
 from loda_desktop.safe_moves import (
     TrashIndex,
     file_id,
@@ -54,12 +66,11 @@ from loda_desktop.safe_moves import (
     reason_of,
     same_file,
 )
-from loda_desktop.scan import REJECT_DIR, is_supported
+from loda_desktop.scan import REJECT_DIR
 from loda_desktop.text import plural
 
 logger = logging.getLogger(__name__)
 
-SIDECAR_SUFFIX = ".xmp"
 
 # Journal entry states.
 PENDING = "pending"  # written before the first file is touched
@@ -71,6 +82,8 @@ PARTIAL = "partial"  # undo left some files where they are; undo(action_id) may 
 
 # Journal item states.
 _PLANNED, _DONE, _FAILED, _UNDONE, _LOST, _MANUAL = "planned", "done", "failed", "undone", "lost", "manual"
+# Reasons crash recovery gives a file the action never reached.
+_NOT_MOVED, _NOT_TRASHED = "not moved: the action was interrupted", "not trashed: the action was interrupted"
 
 __all__ = [
     "DONE",
@@ -115,6 +128,7 @@ class JournalItem:
     sidecar: bool
     state: str  # planned | done | failed | undone | lost | manual
     reason: str | None
+    companion: bool = False  # the RAW (or JPEG) partner of a pair, moved with its photo
 
 
 @dataclass(frozen=True)
@@ -134,7 +148,7 @@ class HistoryEntry:
 
 def describe_action(record: ActionRecord) -> str:
     """What a journal entry did, in the words of the Edit menu ("Move 3 photos to _rejected")."""
-    n = sum(1 for i in record.payload.get("items", []) if not i["sidecar"])
+    n = sum(1 for i in record.payload.get("items", []) if not i["sidecar"] and not i.get("companion"))
     if record.kind == "move":
         return f"Move {plural(n, 'photo')} to {record.payload.get('subfolder', REJECT_DIR)}"
     if record.kind == "trash":
@@ -165,25 +179,7 @@ def _groups(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 
 
 def _count_photos(items: list[dict[str, Any]], state: str) -> int:
-    return sum(1 for i in items if not i["sidecar"] and i["state"] == state)
-
-
-class _FolderListing:
-    """A folder's sidecars by lowercase base name and its photos by lowercase stem, read once per action."""
-
-    def __init__(self, folder: str) -> None:
-        self.sidecars: dict[str, list[str]] = {}
-        self.photos: dict[str, list[str]] = {}
-        try:
-            names = os.listdir(folder)
-        except OSError:
-            names = []
-        for entry in names:
-            low = entry.lower()
-            if low.endswith(SIDECAR_SUFFIX):
-                self.sidecars.setdefault(low[: -len(SIDECAR_SUFFIX)], []).append(entry)
-            elif is_supported(entry):
-                self.photos.setdefault(os.path.splitext(low)[0], []).append(entry)
+    return sum(1 for i in items if not i["sidecar"] and not i.get("companion") and i["state"] == state)
 
 
 class FileActions:
@@ -196,89 +192,10 @@ class FileActions:
     # -- planning ----------------------------------------------------------------------------------------
 
     @staticmethod
-    def _sidecars(parent: str, name: str, batch: set[str], listings: dict[str, _FolderListing]) -> list[str]:
-        if parent not in listings:
-            listings[parent] = _FolderListing(parent)
-        listing = listings[parent]
-        stem = os.path.splitext(name)[0].lower()
-        found = set(listing.sidecars.get(name.lower(), ()))  # IMG_1.CR2.xmp: this photo's own
-        for entry in listing.sidecars.get(stem, ()):  # IMG_1.xmp: shared by every photo named IMG_1.*
-            staying = [e for e in listing.photos.get(stem, ()) if e != name and os.path.join(parent, e) not in batch]
-            if staying:
-                logger.info("leaving %s with %s, which stays", entry, staying[0])
-            else:
-                found.add(entry)
-        return sorted(full for e in found if e != name and os.path.isfile(full := os.path.join(parent, e)))
-
-    @staticmethod
-    def _free_names(dest_dir: str, name: str, sidecars: list[str], claimed: set[str]) -> list[str]:
-        stem, ext = os.path.splitext(name)
-        for n in itertools.count():
-            new_stem = stem if n == 0 else f"{stem} ({n})"
-            new_name = new_stem + ext
-            names = [new_name]
-            for sidecar in sidecars:
-                side = os.path.basename(sidecar)
-                if side.lower().startswith(name.lower() + "."):  # IMG_1.CR2.xmp
-                    names.append(new_name + side[len(name) :])
-                else:  # IMG_1.xmp
-                    names.append(new_stem + side[len(stem) :])
-            full = [os.path.join(dest_dir, x) for x in names]
-            if not any(os.path.lexists(f) or f.lower() in claimed for f in full):
-                claimed.update(f.lower() for f in full)
-                return full
-        raise AssertionError("unreachable")
-
     def _plan(
-        self, paths: Iterable[str | os.PathLike[str]], subfolder: str | None
+        paths: Iterable[str | os.PathLike[str]], subfolder: str | None
     ) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
-        if isinstance(paths, (str, os.PathLike)):
-            raise TypeError("expected an iterable of paths, not a single path")
-        keys = list(dict.fromkeys(path_key(p) for p in paths))
-        batch = set(keys)
-        listings: dict[str, _FolderListing] = {}
-        taken_sidecars: set[str] = set()
-        claimed: set[str] = set()
-        items: list[dict[str, Any]] = []
-        failed: list[tuple[Path, str]] = []
-        for group, src in enumerate(keys):
-            parent, name = os.path.split(src)
-            if not os.path.lexists(src):
-                failed.append((Path(src), "file not found"))
-                continue
-            if os.path.isdir(src):
-                failed.append((Path(src), "is a folder, not a photo"))
-                continue
-            if subfolder is not None and os.path.basename(parent) == subfolder:
-                failed.append((Path(src), f"already in a {subfolder} folder"))
-                continue
-            sidecars = [
-                s for s in self._sidecars(parent, name, batch, listings) if s not in taken_sidecars and s not in batch
-            ]
-            if subfolder is not None:
-                dest_dir = os.path.join(parent, subfolder)
-                if os.path.lexists(dest_dir) and not os.path.isdir(dest_dir):
-                    failed.append((Path(src), f"{dest_dir} exists and is not a folder"))
-                    continue
-                targets = self._free_names(dest_dir, name, sidecars, claimed)
-            else:
-                targets = [None] * (1 + len(sidecars))
-            taken_sidecars.update(sidecars)
-            for i, (path, dst) in enumerate(zip([src, *sidecars], targets, strict=True)):
-                size_mtime = file_id(path)
-                items.append(
-                    {
-                        "group": group,
-                        "src": path,
-                        "dst": dst,
-                        "sidecar": i > 0,
-                        "state": _PLANNED,
-                        "reason": None,
-                        "file_id": list(size_mtime) if size_mtime else None,
-                        "trashinfo": None,
-                    }
-                )
-        return items, failed
+        return plan(paths, subfolder)
 
     # -- actions -----------------------------------------------------------------------------------------
 
@@ -434,6 +351,13 @@ class FileActions:
 
     def _undo_move_item(self, item: dict[str, Any], result: ActionResult) -> None:
         src, dst = item["src"], item["dst"]
+        if os.path.lexists(src) and same_file(src, dst):  # an undo killed between link and unlink: finish it
+            os.unlink(dst)
+            item["state"], item["reason"] = _UNDONE, None
+            if not item["sidecar"]:
+                self.catalog.rename_path(dst, src)
+            result.succeeded.append((Path(dst), Path(src)))
+            return
         if os.path.lexists(src):
             item["reason"] = f"the original location {src} is now occupied; the file stays at {dst}"
             result.failed.append((Path(dst), item["reason"]))
@@ -458,6 +382,10 @@ class FileActions:
     @staticmethod
     def _undo_trash_item(item: dict[str, Any], result: ActionResult, index: TrashIndex) -> None:
         src = item["src"]
+        if os.path.lexists(src) and _drop_trashed_twin(src, item, index):  # killed between link and unlink
+            item["state"], item["reason"] = _UNDONE, None
+            result.succeeded.append((Path(src), Path(src)))
+            return
         if os.path.lexists(src):
             item["reason"] = f"the original location {src} is now occupied; the file stays in the trash"
             result.failed.append((Path(src), item["reason"]))
@@ -503,6 +431,7 @@ class FileActions:
                             sidecar=bool(i["sidecar"]),
                             state=i["state"],
                             reason=i.get("reason"),
+                            companion=bool(i.get("companion")),
                         )
                         for i in items
                     ),
@@ -518,13 +447,14 @@ class FileActions:
             result = ActionResult("recover", record.id)
             index = TrashIndex()
             if record.state == PENDING:
-                for item in items:
-                    if item["state"] != _PLANNED:
-                        continue
+                recovered = [item for item in items if item["state"] == _PLANNED]
+                for item in recovered:
                     if record.kind == "move":
                         self._recover_move_item(item)
                     else:
                         self._recover_trash_item(item, index)
+                self._complete_groups(record.kind, items, index)
+                for item in recovered:
                     if item["state"] == _DONE:
                         result.succeeded.append((Path(item["src"]), Path(item["dst"]) if item["dst"] else None))
                     else:
@@ -532,12 +462,14 @@ class FileActions:
                 state = DONE if any(i["state"] == _DONE for i in items) else FAILED
             else:
                 for item in items:
-                    if item["state"] == _DONE and self._is_back(record.kind, item):
+                    if item["state"] == _DONE and self._is_back(record.kind, item, index):
                         item["state"], item["reason"] = _UNDONE, None
                         if record.kind == "move" and not item["sidecar"]:
                             self.catalog.rename_path(item["dst"], item["src"])
                         result.succeeded.append((Path(item["dst"] or item["src"]), Path(item["src"])))
-                state = self._state_after_undo(items)
+                # an undo the crash cut short is resumed by the next Ctrl+Z: done, not partial (which only a
+                # file that could not go back makes, and which Ctrl+Z passes over)
+                state = DONE if any(i["state"] == _DONE for i in items) else UNDONE
             self.catalog.update_action(record.id, state=state, payload=payload)
             result.message = (
                 f"Recovered an interrupted {record.kind} action (journal entry {record.id}); it is now {state}."
@@ -545,6 +477,36 @@ class FileActions:
             logger.warning("%s", result.message)
             results.append(result)
         return results
+
+    def _complete_groups(self, kind: str, items: list[dict[str, Any]], index: TrashIndex) -> None:
+        """Make each group whole again after a crash: a photo moved (or trashed) while its sidecars or RAW partner
+        were not yet is finished, so that no photo sits in ``_rejected`` with its sidecar left behind; a moved
+        sidecar whose photo did not move goes back."""
+        from send2trash import send2trash
+
+        for group in _groups(items):
+            photo = group[0]
+            for item in group[1:]:
+                try:
+                    if photo["state"] == _DONE and item.get("reason") in (_NOT_MOVED, _NOT_TRASHED):
+                        if kind == "move":
+                            move_no_clobber(item["src"], item["dst"])
+                        else:
+                            send2trash(item["src"])
+                            found = index.find(item["src"], file_id=item.get("file_id"))
+                            item["trashinfo"] = str(found[0]) if found else None
+                        item["state"], item["reason"] = _DONE, None
+                    elif photo["state"] != _DONE and item["state"] == _DONE and kind == "move":
+                        move_no_clobber(item["dst"], item["src"])
+                        item["state"], item["reason"] = _FAILED, _NOT_MOVED
+                    else:
+                        continue
+                except OSError as exc:
+                    logger.warning("could not complete %s with its photo: %s", item["src"], reason_of(exc))
+                    continue
+                if kind == "move" and not item["sidecar"]:  # a RAW partner with a catalog record of its own
+                    old, new = (item["src"], item["dst"]) if item["state"] == _DONE else (item["dst"], item["src"])
+                    self.catalog.rename_path(old, new)
 
     def _recover_move_item(self, item: dict[str, Any]) -> None:
         src, dst = item["src"], item["dst"]
@@ -556,10 +518,10 @@ class FileActions:
             return
         item["state"] = _FAILED
         if at_src and not at_dst:
-            item["reason"] = "not moved: the action was interrupted"
+            item["reason"] = _NOT_MOVED
         elif at_src and same_file(src, dst):  # interrupted between link and unlink
             os.unlink(dst)
-            item["reason"] = "not moved: the action was interrupted"
+            item["reason"] = _NOT_MOVED
         elif at_src:
             item["reason"] = f"the action was interrupted; both {src} and {dst} exist, left as they are"
         else:
@@ -569,7 +531,7 @@ class FileActions:
     def _recover_trash_item(item: dict[str, Any], index: TrashIndex) -> None:
         src = item["src"]
         if os.path.lexists(src):
-            item["state"], item["reason"] = _FAILED, "not trashed: the action was interrupted"
+            item["state"], item["reason"] = _FAILED, _NOT_TRASHED
             return
         found = index.find(src, file_id=item.get("file_id")) if is_freedesktop() else None
         item["state"] = _DONE
@@ -578,12 +540,31 @@ class FileActions:
             item["reason"] = "gone from its folder, but not found in the trash"
 
     @staticmethod
-    def _is_back(kind: str, item: dict[str, Any]) -> bool:
-        """Whether an interrupted undo already put this file back at its original location."""
+    def _is_back(kind: str, item: dict[str, Any], index: TrashIndex) -> bool:
+        """Whether an interrupted undo already put this file back at its original location. Killed between
+        link and unlink, the file has both names (one inode): the undo is finished by removing the other."""
         src = item["src"]
         if not os.path.lexists(src):
             return False
         if kind == "move" and os.path.lexists(item["dst"]):
-            return False
+            if not same_file(src, item["dst"]):
+                return False
+            os.unlink(item["dst"])
+            return True
         recorded = item.get("file_id")
-        return recorded is None or file_id(src) == tuple(recorded)
+        back = recorded is None or file_id(src) == tuple(recorded)
+        if back and kind == "trash":
+            _drop_trashed_twin(src, item, index)
+        return back
+
+
+def _drop_trashed_twin(src: str, item: dict[str, Any], index: TrashIndex) -> bool:
+    """Remove the trash's second name of ``src`` (same inode: a restore killed between link and unlink) and its
+    ``.trashinfo``; whether there was one."""
+    found = index.find(src, file_id=item.get("file_id"), prefer=item.get("trashinfo")) if is_freedesktop() else None
+    if found is None or not same_file(str(found[1]), src):
+        return False
+    os.unlink(found[1])
+    with contextlib.suppress(OSError):
+        os.unlink(found[0])
+    return True

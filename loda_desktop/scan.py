@@ -10,7 +10,17 @@
 - Roots: a folder is walked; a single supported image file is returned as a one-element list (dropping one
   photo on the window works like dropping a folder); a missing path, an unreadable root folder, or a file that
   is not a supported image raises :class:`ScanError`.
-- Paths returned are absolute (``os.path.abspath``: symlinks in them are kept, not resolved) and sorted.
+- Paths returned are real paths (``os.path.realpath``: a folder opened through a symlink, or a photo reached
+  through one, is listed under its real location), without duplicates, and sorted. They are the catalog's keys
+  (:func:`loda_desktop.catalog_schema.path_key`), so a folder shows the same ratings whichever link opened it.
+- RAW + JPEG pairs: a camera RAW file and ONE rendered file (JPEG, or HEIC/HEIF, which some cameras write
+  instead) with the same stem in the same folder, extensions in any case (``IMG_0001.CR2`` + ``IMG_0001.jpg``),
+  are one photo. The rendered file is the *primary*: it is listed, scored, thumbnailed and carries the catalog
+  record (it is what the camera rendered, and it decodes fast); the RAW is its *companion*, left out of the
+  listing (:func:`group_pairs`, :func:`find_companions`) and moved or trashed with it
+  (:mod:`loda_desktop.fileops`). Several RAW files of one stem (``.CR2`` and a converted ``.DNG``) are all
+  companions; two rendered files of one stem (``.jpg`` and ``.heic``) make no pair (which one would be the
+  photo?), so every file is then a photo on its own, as is a RAW without a rendered partner.
 """
 
 from __future__ import annotations
@@ -18,13 +28,15 @@ from __future__ import annotations
 import functools
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model.preprocess import BASE_EXTENSIONS, HEIF_EXTENSIONS, RAW_EXTENSIONS
 
 REJECT_DIR = "_rejected"
+# The rendered half of a RAW + rendered pair (see the module docstring).
+RENDERED_EXTENSIONS = frozenset({"jpg", "jpeg"}) | HEIF_EXTENSIONS
 
 
 OnError = Callable[[Path, str], None]
@@ -38,11 +50,15 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "RAW_EXTENSIONS",
     "REJECT_DIR",
+    "RENDERED_EXTENSIONS",
     "ScanError",
+    "find_companions",
+    "group_pairs",
     "image_extensions",
     "is_supported",
     "scan_folder",
     "scan_many",
+    "split_pair",
 ]
 
 
@@ -108,11 +124,11 @@ def _walk(root: str, recursive: bool, on_error: OnError | None) -> list[str]:
                 if key in visited:  # a symlink loop, or a second link to a folder already walked
                     continue
                 visited.add(key)
-                stack.append(entry.path)
+                stack.append(os.path.realpath(entry.path) if entry.is_symlink() else entry.path)
             elif stat.S_ISREG(st.st_mode):
                 _, ext = os.path.splitext(name)
                 if ext[1:].lower() in extensions:
-                    found.append(entry.path)
+                    found.append(os.path.realpath(entry.path) if entry.is_symlink() else entry.path)
     return found
 
 
@@ -120,13 +136,15 @@ def scan_folder(
     root: str | os.PathLike[str],
     recursive: bool = True,
     on_error: OnError | None = None,
+    pairs: bool = True,
 ) -> list[Path]:
-    """Sorted absolute paths of the supported photos under ``root`` (see the module docstring for the rules).
+    """Sorted real paths of the supported photos under ``root`` (see the module docstring for the rules); with
+    ``pairs`` (the default) the RAW companion of a RAW + JPEG pair is left out (:func:`group_pairs`).
 
     ``on_error(path, message)`` is called for each sub-folder that cannot be read; the scan goes on.
     Raises :class:`ScanError` when ``root`` itself cannot be scanned.
     """
-    root_str = os.path.abspath(os.path.expanduser(os.fspath(root)))
+    root_str = os.path.realpath(os.path.expanduser(os.fspath(root)))
     try:
         st = os.stat(root_str)
     except FileNotFoundError as exc:
@@ -139,19 +157,86 @@ def scan_folder(
         raise ScanError(f"Not a folder or a supported photo: {root_str}")
     if not stat.S_ISDIR(st.st_mode):
         raise ScanError(f"Not a folder: {root_str}")
-    return sorted(Path(p) for p in _walk(root_str, recursive, on_error))
+    found = sorted({Path(p) for p in _walk(root_str, recursive, on_error)})
+    return group_pairs(found)[0] if pairs else found
 
 
 def scan_many(
     paths: Iterable[str | os.PathLike[str]],
     recursive: bool = True,
     on_error: OnError | None = None,
+    pairs: bool = True,
 ) -> list[Path]:
-    """Scan several roots (folders or photos); the union, without duplicates, sorted.
+    """Scan several roots (folders or photos); the union, without duplicates, sorted; RAW companions left out
+    with ``pairs``, as :func:`scan_folder` does.
 
     Raises :class:`ScanError` for the first root that cannot be scanned.
     """
     found: set[Path] = set()
     for root in paths:
-        found.update(scan_folder(root, recursive=recursive, on_error=on_error))
-    return sorted(found)
+        found.update(scan_folder(root, recursive=recursive, on_error=on_error, pairs=False))
+    return group_pairs(sorted(found))[0] if pairs else sorted(found)
+
+
+# -- RAW + JPEG pairs ------------------------------------------------------------------------------------------
+
+
+def _extension(name: str) -> str:
+    return os.path.splitext(name)[1][1:].lower()
+
+
+def split_pair(names: Iterable[str]) -> tuple[str, list[str]] | None:
+    """``(primary, companions)`` when ``names`` (photo files of ONE stem in one folder) form a RAW + JPEG pair:
+    exactly one rendered file and at least one RAW file; else None (every file is then a photo of its own)."""
+    rendered, raws = [], []
+    for name in names:
+        ext = _extension(name)
+        if ext in RENDERED_EXTENSIONS:
+            rendered.append(name)
+        elif ext in RAW_EXTENSIONS:
+            raws.append(name)
+    if len(rendered) != 1 or not raws:
+        return None
+    return rendered[0], sorted(raws)
+
+
+def _pairs_in(names: Iterable[str]) -> dict[str, list[str]]:
+    """The pairs among the file names of one folder: {primary name: [companion names]}."""
+    by_stem: dict[str, list[str]] = {}
+    for name in names:
+        if not name.startswith(".") and is_supported(name):
+            by_stem.setdefault(os.path.splitext(name)[0].lower(), []).append(name)
+    return {pair[0]: pair[1] for group in by_stem.values() if (pair := split_pair(group)) is not None}
+
+
+def group_pairs(paths: Sequence[Path]) -> tuple[list[Path], dict[Path, list[Path]]]:
+    """``paths`` (in order) without the RAW companions of pairs found AMONG them, and {primary: [companions]}.
+
+    Only the paths given are looked at (no disk access): a RAW whose JPEG is not in ``paths`` stays a photo."""
+    by_folder: dict[Path, list[str]] = {}
+    for p in paths:
+        by_folder.setdefault(p.parent, []).append(p.name)
+    companions: dict[Path, list[Path]] = {}
+    for folder, names in by_folder.items():
+        for primary, raws in _pairs_in(names).items():
+            companions[folder / primary] = [folder / r for r in raws]
+    dropped = {c for cs in companions.values() for c in cs}
+    return [p for p in paths if p not in dropped], companions
+
+
+def find_companions(paths: Iterable[str | os.PathLike[str]]) -> dict[Path, list[Path]]:
+    """{primary: [its RAW companions]} for the ``paths`` that are the primary of a pair ON DISK (one folder
+    listing per folder; an unreadable folder has no pairs). For the CSV's ``companions`` column and the window."""
+    wanted = [Path(p) for p in paths]
+    listings: dict[Path, dict[str, list[str]]] = {}
+    out: dict[Path, list[Path]] = {}
+    for p in wanted:
+        if p.parent not in listings:
+            try:
+                listings[p.parent] = _pairs_in(os.listdir(p.parent))
+            except OSError:
+                listings[p.parent] = {}
+        raws = listings[p.parent].get(p.name)
+        if raws:
+            out[p] = [p.parent / r for r in raws]
+    return out

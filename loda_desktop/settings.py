@@ -61,6 +61,7 @@ FIELD_RULES: dict[str, _Rule] = {
     "crops": _Rule(int, minimum=1, maximum=256),
     "batch_size": _Rule(int, minimum=1, maximum=4096),
     "threads": _Rule(int, minimum=0, maximum=1024),
+    "xmp_sidecars": _Rule(str, choices=("off", "lightroom", "darktable")),
 }
 
 
@@ -93,6 +94,9 @@ class Settings:
     crops: int = 5  # test-time crops averaged per photo: 5 cover a 384-px photo; the paper evaluates with 15
     batch_size: int = 32  # crops per inference batch
     threads: int = 0  # CPU threads for inference; 0 = the library's default
+    # write ratings, flags and labels to XMP sidecars on every change: "off", "lightroom" (NAME.xmp; Lightroom,
+    # Bridge, Capture One) or "darktable" (NAME.EXT.xmp; darktable, digiKam). See loda_desktop.sidecar_sync.
+    xmp_sidecars: str = "off"
 
     def __post_init__(self) -> None:
         problems = [p for f in fields(self) if (p := validate_field(f.name, getattr(self, f.name)))]

@@ -3,7 +3,7 @@
 One module per command family declares its subcommands (``register``) and runs them:
 
 - :mod:`.models` ``models``; :mod:`.score` ``score``; :mod:`.export_onnx` ``export-onnx``;
-  :mod:`.finetune` ``finetune``; :mod:`.profiles` ``profiles``;
+  :mod:`.finetune` ``finetune``; :mod:`.profiles` ``profiles``; :mod:`.xmp` ``xmp``;
 - :mod:`.default_model` the offline default model's pipeline: ``make-pool``, ``make-synthetic``,
   ``pretrain-vit``, ``eval-synthetic``, ``make-default``;
 - ``train`` is declared and run by :mod:`trainer.cli` (also usable alone, under ``torchrun``).
@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import default_model, export_onnx, finetune, models, profiles, score
+from . import default_model, export_onnx, finetune, models, profiles, score, xmp
 
 __all__ = ["build_parser", "main"]
 
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     default_model.register(sub)
     finetune.register(sub)
     profiles.register(sub)
+    xmp.register(sub)
     return parser
 
 

@@ -28,7 +28,9 @@ def sample_rows() -> list[ExportRow]:
 
 def test_columns_match_dataclass():
     assert [f.name for f in dataclasses.fields(ExportRow)] == CSV_COLUMNS
-    assert CSV_COLUMNS == ["path", "score", "spread", "rank", "rating", "flag", "label", "model", "status", "error"]
+    # the first release's columns, in their order, then the appended ones (scripts read columns by position)
+    first = ["path", "score", "spread", "rank", "rating", "flag", "label", "model", "status", "error"]
+    assert CSV_COLUMNS[:12] == [*first, "capture_time", "companions"]
 
 
 def test_rank_rows():
@@ -57,7 +59,7 @@ def test_write_csv_format(tmp_path):
     )
     out = write_csv(rows, tmp_path / "ranking.csv")
     raw = out.read_bytes()
-    assert raw.startswith(b"path,score,spread,rank,rating,flag,label,model,status,error\r\n")
+    assert raw.startswith(b"path,score,spread,rank,rating,flag,label,model,status,error,capture_time,companions")
     with out.open(newline="", encoding="utf-8") as f:
         table = list(csv.reader(f))
     assert table[0] == CSV_COLUMNS
@@ -75,6 +77,8 @@ def test_write_csv_format(tmp_path):
         "model": "m",
         "status": "ok",
         "error": "",
+        "capture_time": "",
+        "companions": "",
     }
     broken = by_path["/s/broken.jpg"]
     assert (broken["rank"], broken["score"], broken["status"], broken["error"]) == ("", "", "error", "truncated file")
@@ -199,6 +203,8 @@ def test_csv_neutralises_cells_a_spreadsheet_would_run_as_formulas(tmp_path):
         "model": "m",
         "status": "ok",
         "error": "a = b",
+        "capture_time": "",
+        "companions": "",
     }
 
 
@@ -213,3 +219,47 @@ def test_a_file_name_that_is_not_utf8_survives_both_exports(tmp_path):
     data = json.loads(out.read_text(encoding="utf-8"))  # valid UTF-8 throughout
     assert [r["path"] for r in data] == [name, "/shoot/é.jpg"]
     assert os.fsencode(data[0]["path"]) == b"/shoot/IMG_\xff\xfe.jpg"
+
+
+def _dated_jpeg(path, when: str):
+    from PIL import ExifTags, Image
+
+    exif = Image.Exif()
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = when
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.OffsetTimeOriginal] = "+02:00"
+    Image.new("RGB", (320, 240), (90, 120, 150)).save(path, exif=exif, quality=90)
+    return path
+
+
+def test_capture_time_and_companions_columns_from_loda_score(tmp_path, capsys):
+    """A RAW + JPEG pair is one row naming its RAW; the capture time comes from EXIF (and is kept in the
+    catalog); JSON has the same values, the companions as a list."""
+    from loda_desktop.cli import main
+    from tests.helpers.files import read_export_csv
+    from tests.helpers.raw_files import write_dng
+
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    jpg = _dated_jpeg(shoot / "IMG_0001.JPG", "2024:05:01 10:00:00")
+    write_dng(shoot / "IMG_0001.dng")
+    plain = shoot / "plain.jpg"
+    _dated_jpeg(plain, "")  # an EXIF block without a capture time
+    out = tmp_path / "ranking.csv"
+    assert main(["score", str(shoot), "--csv", str(out), "--crops", "2"]) == 0
+    rows = {r["path"]: r for r in read_export_csv(out)}
+    assert set(rows) == {str(jpg), str(plain)}  # one row for the pair
+    assert rows[str(jpg)]["capture_time"] == "2024-05-01T10:00:00+02:00"
+    assert rows[str(jpg)]["companions"] == "IMG_0001.dng"
+    assert (rows[str(plain)]["capture_time"], rows[str(plain)]["companions"]) == ("", "")
+    with Catalog() as cat:  # read once, then kept
+        assert cat.get(jpg)[0].capture_time == "2024-05-01T10:00:00+02:00"
+    capsys.readouterr()
+    assert main(["score", str(shoot), "--json", "--crops", "2"]) == 0
+    data = {r["path"]: r for r in json.loads(capsys.readouterr().out)}
+    assert data[str(jpg)]["companions"] == ["IMG_0001.dng"]
+    assert data[str(jpg)]["capture_time"] == "2024-05-01T10:00:00+02:00"
+    two = [ExportRow(str(jpg), companions=("A.CR2", "A.DNG"))]
+    written = json.loads(write_json(two, tmp_path / "r.json").read_text())
+    assert written[0]["companions"] == ["A.CR2", "A.DNG"] and written[0]["capture_time"] is None
+    csv_lines = write_csv(two, tmp_path / "r.csv").read_text().splitlines()
+    assert csv_lines[1].endswith(",A.CR2;A.DNG")

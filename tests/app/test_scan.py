@@ -106,10 +106,57 @@ def test_symlink_loop_terminates_and_linked_dirs_are_followed(tmp_path):
     os.symlink(outside, root / "linked")  # a folder outside the root, reached through a symlink
     os.symlink(root / "missing", root / "dangling.jpg")  # broken file link: ignored
     found = scan_folder(root)
-    rel = names(found, root)
-    assert "linked/o.jpg" in rel
-    assert sum(1 for r in rel if r.endswith("a.jpg")) == 1
-    assert len(rel) == 2
+    # listed under their real locations (the catalog's keys): the linked folder's photo as elsewhere/o.jpg
+    assert found == sorted([root / "sub" / "a.jpg", outside / "o.jpg"])
+
+
+def test_a_folder_opened_through_a_symlink_lists_real_paths(tmp_path):
+    real = tmp_path / "real"
+    touch(real / "a.jpg")
+    touch(real / "inner" / "b.jpg")
+    (tmp_path / "photos").mkdir()
+    os.symlink(real, tmp_path / "photos" / "shoot")
+    os.symlink(real / "a.jpg", real / "inner" / "link-to-a.jpg")  # a second name for a photo: listed once
+    assert scan_folder(tmp_path / "photos" / "shoot") == [real / "a.jpg", real / "inner" / "b.jpg"]
+    assert scan_folder(tmp_path / "photos" / "shoot" / "a.jpg") == [real / "a.jpg"]
+
+
+def test_raw_and_jpeg_of_one_stem_are_one_photo_any_case(tmp_path):
+    for name in [
+        "IMG_1.CR2",
+        "img_1.jpg",
+        "IMG_2.NEF",
+        "IMG_2.JPEG",
+        "IMG_2.xmp",
+        "IMG_3.dng",
+        "IMG_4.jpg",
+        "IMG_5.ARW",
+        "IMG_5.DNG",
+        "IMG_5.HEIC",
+        "IMG_6.CR3",
+        "IMG_6.jpg",
+        "IMG_6.heic",
+        "sub/IMG_1.cr2",
+    ]:
+        touch(tmp_path / name)
+    found = names(scan_folder(tmp_path), tmp_path)
+    # pairs: the rendered file stands for them; a RAW alone, and two rendered files of one stem, stay photos
+    expected = ["IMG_2.JPEG", "IMG_3.dng", "IMG_4.jpg", "IMG_5.HEIC", "IMG_6.CR3", "IMG_6.heic", "IMG_6.jpg"]
+    assert sorted(found) == sorted([*expected, "img_1.jpg", "sub/IMG_1.cr2"])
+    assert len(scan_folder(tmp_path, pairs=False)) == 14 - 1  # every photo file (the .xmp is no photo)
+    companions = scan.find_companions(scan_folder(tmp_path))
+    assert {p.name: [c.name for c in cs] for p, cs in companions.items()} == {
+        "img_1.jpg": ["IMG_1.CR2"],
+        "IMG_2.JPEG": ["IMG_2.NEF"],
+        "IMG_5.HEIC": ["IMG_5.ARW", "IMG_5.DNG"],
+    }
+
+
+def test_scan_many_pairs_across_roots_given_as_files(tmp_path):
+    touch(tmp_path / "A.CR2")
+    touch(tmp_path / "A.JPG")
+    assert scan_many([tmp_path / "A.CR2", tmp_path / "A.JPG"]) == [tmp_path / "A.JPG"]
+    assert scan_many([tmp_path / "A.CR2"]) == [tmp_path / "A.CR2"]  # the RAW dropped alone is a photo
 
 
 def test_missing_root_raises():
