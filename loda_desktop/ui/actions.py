@@ -85,6 +85,18 @@ ACTIONS: tuple[ActionSpec, ...] = (
         tip="Export the current view",
         icon=Pixmap.SP_DialogSaveButton,
     ),
+    *(
+        ActionSpec(
+            f"write_xmp_{layout}",
+            f"Write &XMP Sidecars ({name})",
+            "photo_commands.write_xmp",
+            args=(layout,),
+            menu="&File",
+            separator=layout == "lightroom",
+            tip=f"Write the ratings, flags and labels of the open folder to {name} sidecars, merged into existing ones",
+        )
+        for layout, name in (("lightroom", "Lightroom: NAME.xmp"), ("darktable", "darktable: NAME.EXT.xmp"))
+    ),
     ActionSpec(
         "settings", "&Settings…", "show_settings", keys=("Ctrl+,",), menu="&File", separator=True, also_in=("&Scoring",)
     ),
@@ -146,6 +158,34 @@ ACTIONS: tuple[ActionSpec, ...] = (
         menu="&View",
     ),
     _culling(
+        "compare",
+        "&Compare",
+        "views.toggle_compare",
+        "C",
+        checkable=True,
+        group="view",
+        menu="&View",
+        tip="The current photo and the next selected one side by side, zoomed and panned together",
+    ),
+    _culling(
+        "survey",
+        "S&urvey",
+        "views.toggle_survey",
+        "N",
+        checkable=True,
+        group="view",
+        menu="&View",
+        tip="The selected photos (2 to 8) side by side",
+    ),
+    _culling(
+        "zoom_100",
+        "&Fit / 100 %",
+        "views.toggle_zoom",
+        "Z",
+        menu="&View",
+        tip="Toggle the loupe between the whole photo and 100 % (also a click on the photo)",
+    ),
+    _culling(
         "hide_rejected",
         "&Hide Rejected",
         "proxy.set_hide_rejected",
@@ -156,11 +196,42 @@ ACTIONS: tuple[ActionSpec, ...] = (
         separator=True,
     ),
     ActionSpec(
-        "zoom_in", "&Larger Thumbnails", "toolbar.zoom", args=(1,), keys=(_Std.ZoomIn,), menu="&View", separator=True
+        "zoom_in",
+        "Zoom &In",
+        "views.zoom",
+        args=(1,),
+        keys=(_Std.ZoomIn,),
+        menu="&View",
+        separator=True,
+        tip="The loupe or compare view: zoom in; the grid: larger thumbnails",
     ),
-    ActionSpec("zoom_out", "&Smaller Thumbnails", "toolbar.zoom", args=(-1,), keys=(_Std.ZoomOut,), menu="&View"),
+    ActionSpec(
+        "zoom_out",
+        "Zoom &Out",
+        "views.zoom",
+        args=(-1,),
+        keys=(_Std.ZoomOut,),
+        menu="&View",
+        tip="The loupe or compare view: zoom out; the grid: smaller thumbnails",
+    ),
+    ActionSpec(
+        "resort",
+        "&Re-sort",
+        "order.resort",
+        keys=("Ctrl+R",),
+        menu="&View",
+        tip="Sort again by the new scores and capture times (the order holds still while you cull)",
+    ),
     ActionSpec("pause", "&Pause Scoring", "toggle_pause", keys=("F9",), checkable=True, menu="&Scoring"),
     ActionSpec("cancel", "&Cancel Scoring", "cancel_scoring", keys=("Shift+F9",), menu="&Scoring"),
+    ActionSpec(
+        "retry_failed",
+        "&Retry Failed",
+        "retry_failed",
+        menu="&Scoring",
+        tip="Score again the photos that could not be scored (a photo gone or unreadable is retried anyway once"
+        " it is back or readable)",
+    ),
     ActionSpec(
         "finetune",
         "&Fine-tune on My Ratings…",
@@ -174,8 +245,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
 
 # Keys the views handle themselves (no action): listed in the keyboard reference after the actions.
 OTHER_KEYS: tuple[tuple[str, str], ...] = (
-    ("Arrow keys", "Previous / next photo"),
-    ("Escape", "Leave the loupe"),
+    ("Arrow keys", "Previous / next photo (survey: the next frame)"),
+    ("Shift+Arrow keys", "Pan the zoomed photo"),
+    ("Wheel, click, drag", "Zoom around the cursor, fit / 100 %, pan"),
+    ("Tab, Shift+Tab", "Compare and survey: the next / previous frame"),
+    ("Escape", "Leave the loupe, compare or survey"),
 )
 
 

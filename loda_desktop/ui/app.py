@@ -90,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.show()
     if args.folders:
         window.open_folders(args.folders)
+    else:  # File ▸ Open Recent ▸ Reopen the Last Folder at Launch, when chosen
+        window.workspace.recent.reopen_at_launch()
     try:
         return _run(app, window)
     finally:

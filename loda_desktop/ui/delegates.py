@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from .models import PhotoItem, Role, format_score, label_colour
 
@@ -33,12 +33,19 @@ TEXT_HEIGHT = 38
 CELL_CACHE_SIZE = 160
 
 
+def message_rect(box: QRect, metrics: QFontMetrics) -> QRect:
+    """Where a cell without a thumbnail says why: below the score pill (drawn at the box's top left, one line
+    high), so the pill never covers the reason, even in the smallest cells."""
+    return box.adjusted(6, metrics.height() + 12, -6, -4)
+
+
 class GridDelegate(QStyledItemDelegate):
     """Paints one grid cell from the model's roles (``Role.Item`` and ``Role.Thumbnail``)."""
 
     def __init__(self, parent=None, cell: int = 176) -> None:
         super().__init__(parent)
         self.cell = cell
+        self.width = 0  # the cell's width when the grid is stretched over its row (GridFitter); 0: ``cell``
         self._fonts: dict[str, tuple[QFont, QFontMetrics, QFont, QFontMetrics]] = {}
         # Painted cells, keyed by everything they show: a repaint (scrolling, a neighbour's new score, the
         # selection moving) is one drawPixmap per cell. LRU; a few screens of cells (~150 KB each).
@@ -74,7 +81,7 @@ class GridDelegate(QStyledItemDelegate):
             painter.end()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        return QSize(self.cell, self.cell + TEXT_HEIGHT)
+        return QSize(self.width or self.cell, self.cell + TEXT_HEIGHT)
 
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
@@ -178,12 +185,16 @@ class GridDelegate(QStyledItemDelegate):
         painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
         if item.status == "error":
             painter.setPen(REJECT_COLOUR)
-            text = "⚠\n" + (item.error or "cannot be read")
+            text = "⚠ " + (item.error or "cannot be read")
         elif problem:
-            text = "⚠\n" + problem
+            text = "⚠ " + problem
         else:
             text = "…"
-        painter.drawText(box.adjusted(8, 8, -8, -8), int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), text)
+        area = message_rect(box, painter.fontMetrics())
+        painter.save()
+        painter.setClipRect(area)  # a long reason is cut at the cell's edge, never drawn over the name
+        painter.drawText(area, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), text)
+        painter.restore()
 
     def _paint_badges(self, painter: QPainter, box: QRect, item: PhotoItem, metrics: QFontMetrics) -> None:
         text = format_score(item)
@@ -221,7 +232,7 @@ class GridDelegate(QStyledItemDelegate):
         painter.drawText(
             name_rect,
             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-            metrics.elidedText(item.name, Qt.TextElideMode.ElideMiddle, name_rect.width()),
+            metrics.elidedText(item.display_name, Qt.TextElideMode.ElideMiddle, name_rect.width()),
         )
         stars_rect = QRect(inner.left(), name_rect.bottom() + 1, inner.width(), line)
         if item.rating:
@@ -249,3 +260,28 @@ class GridDelegate(QStyledItemDelegate):
                 int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
                 metrics.elidedText(item.label, Qt.TextElideMode.ElideRight, inner.width() // 2),
             )
+
+
+class GridFitter(QObject):
+    """Spreads the grid's columns over its whole width: the cells widen by the pixels a row has left over, so
+    no gutter is left at the right (up to a cell wide, e.g. 110 px at 1600 px) whatever the window's width."""
+
+    def __init__(self, grid: QListView, delegate: GridDelegate) -> None:
+        super().__init__(grid)
+        self.grid, self.delegate = grid, delegate
+        grid.viewport().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
+
+    def fit(self) -> None:
+        cell = self.delegate.cell
+        width = self.grid.viewport().width()
+        columns = max(1, width // (cell + 4))
+        column_width = max(cell + 4, width // columns)
+        self.delegate.width = column_width - 4
+        size = QSize(column_width, cell + TEXT_HEIGHT + 4)
+        if self.grid.gridSize() != size:
+            self.grid.setGridSize(size)

@@ -314,7 +314,7 @@ class FinetuneDialog(QDialog):
         counts = ", ".join(f"{k}★ {v}" for k, v in rating_counts(self.samples).items())
         base = self.base_name or _display_name(self.base)
         return (
-            f"Teach {base} your taste from {len(self.samples)} rated photos ({counts}). About a"
+            f"Fine-tune the model “{base}” to your taste, on {len(self.samples)} rated photos ({counts}). About a"
             " quarter is held out, whole scenes at a time (frames shot seconds apart or looking alike stay"
             " together), to measure how well the model ranks photos it did not train on, before and after."
             " Training runs in the background: you can keep culling."
@@ -429,7 +429,14 @@ class FinetuneDialog(QDialog):
         self.status_changed.emit("Fine-tuning: checking the new model…")
 
     def _fit(self) -> None:
-        """Grow to show the outcome's lines below the plot (a label's new text does not resize a shown dialog)."""
+        """Grow to show the outcome's lines below the plot (a label's new text does not resize a shown dialog).
+
+        A word-wrapped label's height depends on its width, which the layout's minimum size does not count: the
+        outcome reserves the height of its lines at the present width, so it is never drawn over the plot."""
+        for label in (self.info, self.outcome):
+            width = label.width() if label.width() > 0 else self.width()
+            label.setMinimumHeight(label.heightForWidth(width) if label.text() else 0)
+        self.layout().activate()
         self.resize(self.width(), max(self.height(), self.sizeHint().height()))
 
     def _elapsed(self) -> str:

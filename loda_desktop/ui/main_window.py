@@ -34,13 +34,14 @@ from loda_desktop.thumbnails import ThumbnailCache
 from .actions import LABEL_KEYS, build_actions, build_menus
 from .banner import ModelBanner
 from .drops import FolderDrops
-from .models import PhotoFilterProxy, PhotoItem, PhotoTableModel
+from .models import PhotoItem, PhotoTableModel
 from .photo_commands import PhotoCommands
 from .shortcuts_dialog import ShortcutsDialog
 from .statusbar import StatusPanel, count_text
 from .toolbar import ViewToolBar
 from .views import PhotoViews
 from .workers import EngineInfo, MetadataLoader, Progress, ScoringController, ThumbnailLoader
+from .workspace import StableProxy, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,8 @@ class MainWindow(QMainWindow):
         self.generation = 0
         self.progress: Progress | None = None
         self.summary: ScoreSummary | None = None
-        self.culling = Culling(self.catalog, self.file_actions)  # ratings, flags, labels and the undo history
+        # ratings, flags, labels and the undo history; sidecars written on each change when the setting says so
+        self.culling = Culling(self.catalog, self.file_actions, xmp_layout=self.settings.xmp_sidecars)
         self._restore_current: str | None = None
         self._shortcuts_dialog: ShortcutsDialog | None = None
 
@@ -100,7 +102,7 @@ class MainWindow(QMainWindow):
         self.metadata = MetadataLoader(self, catalog_path=catalog_path)
         self.scoring = ScoringController(self, catalog_path=catalog_path)
         self.model = PhotoTableModel(self, thumbnails=self.thumbnails)
-        self.proxy = PhotoFilterProxy(self)
+        self.proxy = StableProxy(self)  # arriving scores do not move photos (.order)
         self.proxy.setSourceModel(self.model)
 
         self._build_parts()
@@ -144,6 +146,7 @@ class MainWindow(QMainWindow):
         self.count_label, self.model_label = status.count_label, status.model_label
         self.finetune_button = status.finetune_button
         self.photo_commands = PhotoCommands(self)
+        self.workspace = Workspace(self)  # stable order, Open Recent (before _connect: see Workspace)
         self.drops = FolderDrops(self, self.open_folders)
 
     def _build_central(self) -> None:
@@ -179,6 +182,7 @@ class MainWindow(QMainWindow):
         worker.progress.connect(self._on_progress)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
+        worker.xmp_read.connect(self._on_xmp_read)
         self.thumbnails.ready.connect(self.model.thumbnail_ready)
         self.thumbnails.ready.connect(self.views.show_thumbnail)
         self.thumbnails.preview_ready.connect(self.loupe.set_preview)
@@ -209,7 +213,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 820)
-        self.toolbar.restore_sort(str(p.value("view/sort", "Score")), p.value("view/reversed", False, type=bool))
+        self.toolbar.restore_sort(str(p.value("view/sort", "Capture date")), p.value("view/reversed", False, type=bool))
         self.table.setSortingEnabled(True)  # header clicks sort too (the indicator already matches)
         self.hide_rejected_action.setChecked(p.value("filter/hide_rejected", False, type=bool))
         self.proxy.set_hide_rejected(self.hide_rejected_action.isChecked())
@@ -241,15 +245,16 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_folders([folder])
 
-    def open_folders(self, roots: list[str | os.PathLike[str]]) -> int:
+    def open_folders(self, roots: list[str | os.PathLike[str]], *, retry_failed: bool = False) -> int:
         """Show the photos under ``roots`` (folders or photo files) and score them; returns the generation."""
         self.roots = [path_key(r) for r in roots]
         self.model.clear()
         self.thumbnails.forget()
         self.summary = None
+        self.photo_commands.xmp_note = ""
         self.toolbar.score_range = None
         self.toggle_pause(False)
-        self.generation = self.scoring.open(self.roots)
+        self.generation = self.scoring.open(self.roots, retry_failed=retry_failed)
         names = ", ".join(os.path.basename(r) or r for r in self.roots)
         self.setWindowTitle(f"{names} — {APP_TITLE}")
         self.empty_hint.hide()
@@ -259,11 +264,15 @@ class MainWindow(QMainWindow):
             self.current_view().setFocus()
         return self.generation
 
-    def rescan(self) -> None:
+    def rescan(self, *, retry_failed: bool = False) -> None:
         if self.roots:
             current = self.current_item()
-            self.open_folders(self.roots)
+            self.open_folders(self.roots, retry_failed=retry_failed)
             self._restore_current = current.path if current else None
+
+    def retry_failed(self) -> None:
+        """Scoring ▸ Retry Failed: rescan, and try again the photos that could not be scored."""
+        self.rescan(retry_failed=True)
 
     # -- the engine and the model banner --------------------------------------------------------------------
     def _on_engine_ready(self, info: EngineInfo) -> None:
@@ -385,7 +394,11 @@ class MainWindow(QMainWindow):
         self.toggle_pause(False)
         if summary.unscored_reason:
             self._update_banner()
-        self.statusBar().showMessage(summary.describe() if summary.total else "No photos to score.", 30000)
+        if summary.save_problem:  # disk full, read-only catalog: stays until the next message
+            self.statusBar().showMessage(summary.save_problem)
+        else:
+            text = summary.describe() if summary.total else "No photos to score."
+            self.statusBar().showMessage(f"{text} {self.photo_commands.xmp_note}".strip(), 30000)
         self._update_counts()
         self.scoring_finished.emit(summary)
 
@@ -401,6 +414,9 @@ class MainWindow(QMainWindow):
     def _on_capture_times(self, generation: int, found: dict[str, str]) -> None:
         if generation == self.generation and found and not self._closed:
             self.model.set_fields("capture_time", found)
+
+    def _on_xmp_read(self, generation: int, report: object) -> None:  # a slot of this UI-thread object: queued
+        self.photo_commands.on_xmp_read(generation, report)
 
     def _on_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, _roles: list[int]) -> None:
         self.views.refresh_changed(top_left, bottom_right)
@@ -542,6 +558,7 @@ class MainWindow(QMainWindow):
         if settings is None:
             return
         self.settings = settings
+        self.culling.xmp_layout = settings.xmp_sidecars
         self.scoring.cancel()
         self.scoring.configure(settings)
         if self.roots:

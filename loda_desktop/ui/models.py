@@ -68,6 +68,8 @@ class PhotoItem:
     capture_time: str | None = None  # ISO 8601
     size: int = 0
     mtime_ns: int = 0
+    companions: tuple[str, ...] = ()  # file names of the RAW files of a RAW + JPEG pair (scan.py), in its folder
+    score_model: str | None = None  # set when the score shown is another model's (kept through a re-score)
     name: str = field(init=False)
     folder: str = field(init=False)
     sort_name: tuple[Any, ...] = field(init=False, repr=False)
@@ -78,8 +80,11 @@ class PhotoItem:
         self.sort_name = natural_key(self.name)
 
     @classmethod
-    def from_record(cls, path: str | os.PathLike[str], record: Any, score: Any) -> PhotoItem:
-        """An item from the catalog's (PhotoRecord, ScoreRecord | None); ``record`` None: the file vanished."""
+    def from_record(
+        cls, path: str | os.PathLike[str], record: Any, score: Any, companions: Iterable[Any] = ()
+    ) -> PhotoItem:
+        """An item from the catalog's (PhotoRecord, ScoreRecord | None); ``record`` None: the file vanished.
+        ``companions``: the RAW files of its RAW + JPEG pair (paths or names)."""
         key = os.path.abspath(os.fspath(path))
         if record is None:
             return cls(key, status="error", error="the file disappeared during the scan")
@@ -91,10 +96,17 @@ class PhotoItem:
             capture_time=record.capture_time,
             size=record.size,
             mtime_ns=record.mtime_ns,
+            companions=tuple(os.path.basename(os.fspath(c)) for c in companions),
         )
         if score is not None:
             item.score, item.spread, item.status, item.error = score.score, score.spread, score.status, score.error
         return item
+
+    @property
+    def display_name(self) -> str:
+        """The name shown: ``IMG_1.JPG + CR2`` for a RAW + JPEG pair (one photo, two files)."""
+        extensions = [os.path.splitext(c)[1][1:].upper() for c in self.companions]
+        return " + ".join([self.name, *extensions])
 
     @property
     def thumbnail_key(self) -> tuple[str, int, int]:
@@ -319,7 +331,8 @@ class PhotoTableModel(QAbstractTableModel):
         if role == Role.ThumbnailError:
             return self.thumbnails.error(item) if self.thumbnails is not None else None
         if role == Qt.ItemDataRole.ToolTipRole:
-            return item.path + (f"\n{item.error}" if item.error else "")
+            pair = "".join(f"\n+ {c}" for c in item.companions)
+            return item.path + pair + (f"\n{item.error}" if item.error else "")
         if role == Qt.ItemDataRole.DecorationRole and column == Column.NAME:
             return label_colour(item.label)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (Column.SCORE, Column.SPREAD):
@@ -336,7 +349,7 @@ class PhotoTableModel(QAbstractTableModel):
     @staticmethod
     def _display(item: PhotoItem, column: int) -> str | None:
         if column == Column.NAME:
-            return item.name
+            return item.display_name
         if column == Column.SCORE:
             return format_score(item)
         if column == Column.SPREAD:
@@ -424,6 +437,7 @@ class PhotoTableModel(QAbstractTableModel):
                 continue
             item = self._items[row]
             item.score, item.spread, item.status, item.error = score, spread, status, error
+            item.score_model = None  # the current model's own score now
             rows.append(row)
         self._emit_rows(rows, _RESULT_ROLES)
         return len(rows)
@@ -548,13 +562,16 @@ class PhotoFilterProxy(QSortFilterProxyModel):
         column, natural = SORT_KEYS[name]
         self.sort(column, natural if order is None else order)
 
+    def sort_key(self, item: PhotoItem, column: int) -> Any:
+        """What ``item`` sorts by in ``column`` (None: no value, sorted last); :mod:`.order` may hold it still."""
+        return _SORT_KEYS.get(Column(column), _SORT_KEYS[Column.NAME])(item)
+
     def lessThan(self, left: ModelIndex, right: ModelIndex) -> bool:
         model = self.sourceModel()
         if not isinstance(model, PhotoTableModel):
             return super().lessThan(left, right)
-        key = _SORT_KEYS.get(Column(left.column()), _SORT_KEYS[Column.NAME])
         a, b = model.item(left.row()), model.item(right.row())
-        ka, kb = key(a), key(b)
+        ka, kb = self.sort_key(a, left.column()), self.sort_key(b, left.column())
         descending = self.sortOrder() == Qt.SortOrder.DescendingOrder
         if ka is not None and kb is not None and ka != kb:
             return ka < kb

@@ -22,11 +22,13 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from loda_desktop.culling import UndoResult
 from loda_desktop.export import ExportRow, rank_rows, write_csv
 from loda_desktop.fileops import ActionResult
-from loda_desktop.scan import is_supported
+from loda_desktop.scan import find_companions, is_supported
 
 from .models import PhotoItem
 
 if TYPE_CHECKING:
+    from loda_desktop.sidecar_sync import ImportReport, WriteReport
+
     from .main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class PhotoCommands:
         self.window = window
         self.views = window.views
         self.model, self.proxy = window.model, window.proxy
+        self.xmp_note = ""  # what reading XMP did while the open folder was listed ("" when nothing)
 
     def _say(self, message: str, timeout_ms: int) -> None:
         self.window.statusBar().showMessage(message, timeout_ms)
@@ -70,6 +73,10 @@ class PhotoCommands:
         if edit is not None:
             self.model.set_fields(field, {path: after for path, (_, after) in edit.changes.items()})
             self.update_undo_text()
+        if culling.sidecar_problems:  # the change is saved in the catalog; its sidecar is not
+            self._say(f"XMP sidecar not written: {culling.sidecar_problems[0][1]}", 15000)
+        if views.mode in ("compare", "survey"):  # the frames stay (no advance): the caption shows the change
+            return
         still_visible = current_source is not None and proxy.mapFromSource(current_source).isValid()
         move = advance and self.window.auto_advance_action.isChecked() and len(targets) == 1
         if (move or not still_visible) and neighbour is not None and neighbour.isValid():
@@ -165,7 +172,8 @@ class PhotoCommands:
         except sqlite3.Error as exc:
             log.warning("cannot read restored photos: %s", exc)
             return
-        self.model.add_items(PhotoItem.from_record(r.path, r, s) for r, s in records)
+        pairs = find_companions(r.path for r, _ in records)  # a restored pair is one cell again
+        self.model.add_items(PhotoItem.from_record(r.path, r, s, pairs.get(r.path, ())) for r, s in records)
         if len(mine) == 1:
             self.views.select_path(mine[0])
 
@@ -194,6 +202,38 @@ class PhotoCommands:
         box.setModal(False)
         box.show()
 
+    # -- XMP sidecars (loda_desktop.sidecar_sync) ---------------------------------------------------------------
+    def write_xmp(self, layout: str) -> WriteReport | None:
+        """File ▸ Write XMP Sidecars: the rating, flag, label and score of every photo of the open folder into
+        its sidecar in ``layout`` ("lightroom" or "darktable"), merged into one that exists."""
+        from loda_desktop.sidecar_sync import write_sidecars
+
+        paths = [it.path for it in self.model.items]
+        if not paths:
+            self._say("No photos to write XMP sidecars for.", 8000)
+            return None
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            report = write_sidecars(self.window.catalog, paths, layout)
+        except sqlite3.Error as exc:
+            self._say(f"No XMP sidecar written: {exc}", 15000)
+            return None
+        finally:
+            QGuiApplication.restoreOverrideCursor()
+        self._say(report.describe(), 15000)
+        if report.problems:
+            self.show_problems("Some XMP sidecars were not written", [(Path(p), r) for p, r in report.problems])
+        return report
+
+    def on_xmp_read(self, generation: int, report: ImportReport) -> None:
+        """The listing thread read ratings, flags or labels from XMP: say so (also after the scoring summary) and
+        name the new step in Edit ▸ Undo."""
+        if generation != self.window.generation:
+            return
+        self.xmp_note = report.describe()
+        self._say(self.xmp_note, 30000)
+        self.update_undo_text()
+
     # -- export -----------------------------------------------------------------------------------------------
     def choose_export(self) -> None:
         roots = self.window.roots
@@ -217,9 +257,11 @@ class PhotoCommands:
                 rating=it.rating,
                 flag=it.flag,
                 label=it.label,
-                model=key,
+                model=it.score_model or key if it.scored else key,
                 status=None if it.status == "pending" else it.status,
                 error=it.error,
+                capture_time=it.capture_time,
+                companions=it.companions,
             )
             for it in self.proxy.visible_items()
         ]

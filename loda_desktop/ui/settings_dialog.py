@@ -1,4 +1,4 @@
-"""Settings…: model profile, backend, device, crops per photo, batch size, threads.
+"""Settings…: model profile, backend, device, crops per photo, batch size, threads, XMP sidecars.
 
 The dialog edits a copy of :class:`~loda_desktop.settings.Settings`; OK validates it with the schema's own
 rules and saves it (``settings.json`` in the per-user config folder, or under ``$LODA_HOME``). The window then
@@ -31,7 +31,13 @@ from loda_desktop.settings import FIELD_RULES, Settings, save_settings, validate
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SettingsDialog", "model_choices"]
+__all__ = ["XMP_CHOICES", "SettingsDialog", "model_choices"]
+
+XMP_CHOICES = (
+    ("off", "Off (ratings stay in the catalog)"),
+    ("lightroom", "Lightroom, Bridge, Capture One: NAME.xmp"),
+    ("darktable", "darktable, digiKam: NAME.EXT.xmp"),
+)
 
 
 def model_choices(*, advanced: bool = False) -> list[tuple[str, str]]:
@@ -69,6 +75,22 @@ def model_choices(*, advanced: bool = False) -> list[tuple[str, str]]:
     return choices
 
 
+def _add_broken_models(form: QFormLayout) -> None:
+    """A row naming the model files that cannot be used (damaged, forged), each with why, and how to remove one."""
+    from loda_desktop.model_store import list_broken
+    from loda_desktop.text import printable
+
+    broken = list_broken()
+    if not broken:
+        return
+    lines = [f"Broken, not used: {printable(p.name)} ({printable(reason)})" for p, reason in broken[:5]]
+    lines.append(f"Remove one with `loda profiles delete {printable(broken[0][0].name)}`.")
+    label = QLabel("\n".join(lines))
+    label.setObjectName("brokenModels")
+    label.setWordWrap(True)
+    form.addRow("", label)
+
+
 def _spin(name: str, value: int, special: str | None = None) -> QSpinBox:
     rule = FIELD_RULES[name]
     box = QSpinBox()
@@ -77,6 +99,14 @@ def _spin(name: str, value: int, special: str | None = None) -> QSpinBox:
     if special:
         box.setSpecialValueText(special)
     return box
+
+
+def _buddy_label(text: str, buddy: QWidget) -> QLabel:
+    """The label of a form row whose field is a layout: QFormLayout gives such a label no buddy, and without one
+    its "&" is shown as is ("&Model:") instead of underlining the mnemonic."""
+    label = QLabel(text)
+    label.setBuddy(buddy)
+    return label
 
 
 class SettingsDialog(QDialog):
@@ -116,6 +146,15 @@ class SettingsDialog(QDialog):
         self.batch_size.setToolTip("Crops per inference batch (crops from several photos are batched together).")
         self.threads = _spin("threads", settings.threads, special="automatic")
         self.threads.setToolTip("CPU threads for inference.")
+        self.xmp_sidecars = QComboBox()
+        self.xmp_sidecars.setObjectName("xmpSidecars")
+        for value, text in XMP_CHOICES:
+            self.xmp_sidecars.addItem(text, value)
+        self.xmp_sidecars.setCurrentIndex(max(0, self.xmp_sidecars.findData(settings.xmp_sidecars)))
+        self.xmp_sidecars.setToolTip(
+            "Write every rating, flag and label change (and its undo) to an XMP sidecar beside the photo, merged "
+            "into an existing one. Photos themselves are never changed."
+        )
 
         browse = QToolButton()
         browse.setObjectName("browseModel")
@@ -127,13 +166,15 @@ class SettingsDialog(QDialog):
         model_row.addWidget(browse)
 
         form = QFormLayout()
-        form.addRow("&Model:", model_row)
+        form.addRow(_buddy_label("&Model:", self.model), model_row)
         form.addRow("", self.advanced)
+        _add_broken_models(form)
         form.addRow("&Backend:", self.backend)
         form.addRow("&Device:", self.device)
         form.addRow("&Crops per photo:", self.crops)
         form.addRow("Batch &size:", self.batch_size)
         form.addRow("&Threads:", self.threads)
+        form.addRow("&XMP sidecars:", self.xmp_sidecars)
         note = QLabel("Scores depend on the model and the crop count; each combination is kept in the catalog.")
         note.setWordWrap(True)
         note.setStyleSheet("color: palette(placeholder-text);")
@@ -196,6 +237,7 @@ class SettingsDialog(QDialog):
             "crops": self.crops.value(),
             "batch_size": self.batch_size.value(),
             "threads": self.threads.value(),
+            "xmp_sidecars": self.xmp_sidecars.currentData(),
         }
         problems = [p for name, value in values.items() if (p := validate_field(name, value))]
         if problems:

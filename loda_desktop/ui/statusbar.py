@@ -12,7 +12,9 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
 from .models import PhotoItem
 from .workers import Progress
 
-__all__ = ["StatusPanel", "count_text"]
+__all__ = ["COUNTS_GAP", "StatusPanel", "count_text"]
+
+COUNTS_GAP = 10  # pixels between the rule before the counts and their text
 
 
 def count_text(items: Sequence[PhotoItem], shown: int) -> str:
@@ -49,6 +51,10 @@ class StatusPanel(QObject):
         self.pause_action, self.cancel_action = pause_action, cancel_action
         self.count_label = QLabel()
         self.count_label.setObjectName("countLabel")
+        # a rule and a gap before the counts: a long message is cut there instead of running into "146 photos"
+        self.count_label.setStyleSheet(
+            f"#countLabel {{ border-left: 1px solid palette(mid); padding-left: {COUNTS_GAP}px; margin-left: 6px; }}"
+        )
         self.progress_bar = QProgressBar()
         self.progress_bar.setObjectName("progressBar")
         self.progress_bar.setMaximumWidth(220)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QAction, QValidator
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -31,6 +31,34 @@ __all__ = ["ViewToolBar"]
 
 def _arrow(order: Qt.SortOrder) -> str:
     return "↑" if order == Qt.SortOrder.AscendingOrder else "↓"
+
+
+class OwnReturn(QObject):
+    """Return and Enter in the toolbar's fields are theirs (commit the value): the loupe's shortcut (Return),
+    whose action is on this toolbar too, would otherwise take them, the toolbar being one of its widgets."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            return True
+        return False
+
+
+class ScoreBox(QDoubleSpinBox):
+    """The "Score ≥" box: clearing it (or typing "any") means no threshold, as stepping down to "any" does;
+    Return commits it and stays in it (it does not open the loupe too)."""
+
+    def validate(self, text: str, pos: int) -> object:
+        if self._means_any(text):
+            return QValidator.State.Acceptable, text, pos
+        return super().validate(text, pos)
+
+    def valueFromText(self, text: str) -> float:
+        return self.minimum() if self._means_any(text) else super().valueFromText(text)
+
+    def _means_any(self, text: str) -> bool:
+        cleaned = text.strip().casefold()
+        return cleaned == "" or cleaned == self.specialValueText().casefold()
 
 
 class ViewToolBar(QToolBar):
@@ -55,10 +83,13 @@ class ViewToolBar(QToolBar):
         self.addAction(actions["open"])
         self.addAction(actions["export"])
         self.addSeparator()
-        for name in ("grid", "table", "loupe"):
+        for name in ("grid", "table", "loupe", "compare", "survey"):
             self.addAction(actions[name])
         self.addSeparator()
         self._add_sort()
+        self.addAction(actions["resort"])
+        self.resort_button = self.widgetForAction(actions["resort"])
+        self.resort_button.setObjectName("resortButton")
         self.addSeparator()
         self.addAction(actions["hide_rejected"])
         self._add_filters()
@@ -78,6 +109,9 @@ class ViewToolBar(QToolBar):
         self.min_score.valueChanged.connect(self._on_min_score)
         self.min_rating.currentIndexChanged.connect(proxy.set_min_rating)
         self.search.textChanged.connect(proxy.set_text)
+        self._own_return = OwnReturn(self)
+        for field in (self.min_score, self.min_rating, self.search):
+            field.installEventFilter(self._own_return)
 
     def _add_sort(self) -> None:
         self.addWidget(QLabel(" Sort "))
@@ -95,7 +129,7 @@ class ViewToolBar(QToolBar):
 
     def _add_filters(self) -> None:
         self.addWidget(QLabel(" Score ≥ "))
-        self.min_score = QDoubleSpinBox()
+        self.min_score = ScoreBox()
         self.min_score.setObjectName("minScore")
         self.min_score.setDecimals(3)
         self.min_score.setRange(-1.0, 1.0)

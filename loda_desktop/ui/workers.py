@@ -32,7 +32,9 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from loda_desktop.catalog import Catalog, path_key
 from loda_desktop.engine import Engine, PhotoResult, ScoreSummary
 from loda_desktop.errors import USER_ERRORS
+from loda_desktop.scan import find_companions
 from loda_desktop.settings import Settings
+from loda_desktop.sidecar_sync import ImportReport, import_xmp
 
 from .loaders import MetadataLoader, ThumbnailLoader, pil_to_qimage
 from .models import PhotoItem
@@ -147,6 +149,7 @@ class ScoringWorker(QObject):
     progress = Signal(object)  # Progress
     finished = Signal(int, object)  # generation, ScoreSummary
     failed = Signal(int, str)  # generation, message
+    xmp_read = Signal(int, object)  # generation, ImportReport: ratings, flags, labels read from XMP while listing
 
     def __init__(self, catalog_path: Path | None = None) -> None:
         super().__init__()
@@ -157,6 +160,7 @@ class ScoringWorker(QObject):
         self._lock = threading.Lock()
         self._running = threading.Event()  # set = not paused
         self._running.set()
+        self.retry_generation = 0  # the job that retries failed photos (set by the UI thread before it is sent)
 
     # -- thread-safe controls (any thread) ------------------------------------------------------------------
     def pause(self) -> None:
@@ -232,9 +236,10 @@ class ScoringWorker(QObject):
             self.finished.emit(generation, ScoreSummary(total=len(paths), unscored_reason=reason))
             return
         job = _Job(generation, len(paths))
+        retry = generation == self.retry_generation  # Scoring ▸ Retry Failed
         with Catalog(engine.catalog_path) as catalog:
-            todo = len(catalog.needs_scoring(paths, engine.model_key))
-        if todo:
+            todo = len(catalog.needs_scoring(paths, engine.model_key, retry_errors=retry))
+        if todo and not engine.scorer_loaded:  # loaded by configure() unless it failed there
             self.progress.emit(job.progress("loading model"))
             engine.scorer  # noqa: B018 (loaded by configure() already; the rate must not include a load)
         job.started = time.monotonic()
@@ -242,6 +247,7 @@ class ScoringWorker(QObject):
             paths,
             on_result=lambda r: self._on_result(job, r),
             should_continue=lambda: self._should_continue(job),
+            retry_errors=retry,
         )
         summary.cancelled = summary.cancelled or self.is_cancelled(generation)
         self._flush(job, "cancelled" if summary.cancelled else "done")
@@ -318,6 +324,7 @@ class ListingWorker(QObject):
         if self._key_for is None or self._key_for[0] is not settings:  # resolved once per configure, as scoring is
             self._key_for = (settings, _model_key(settings))
         key = self._key_for[1]
+        xmp = ImportReport()
         with Catalog(self.catalog_path) as catalog:
             for start in range(0, len(paths), CHUNK):
                 if out.is_cancelled(generation):
@@ -325,14 +332,30 @@ class ListingWorker(QObject):
                     return
                 chunk = paths[start : start + CHUNK]
                 catalog.add_photos(chunk)
+                _read_xmp(catalog, chunk, xmp)  # before the rows are read: the grid shows what the XMP says
                 records = {path_key(r.path): (r, s) for r, s in catalog.rows(chunk, key)}
+                pairs = find_companions(chunk)  # the RAW files of RAW + JPEG pairs, shown with their JPEG
                 items = []
                 for p in chunk:
                     record, score = records.get(path_key(p), (None, None))
-                    items.append(PhotoItem.from_record(p, record, score))
+                    items.append(PhotoItem.from_record(p, record, score, pairs.get(Path(p), ())))
                 out.photos_found.emit(generation, items)
                 out.progress.emit(Progress(generation, "loading", done=0, total=len(paths)))
+        if xmp.describe():
+            out.xmp_read.emit(generation, xmp)
         self.listed.emit(generation, paths)
+
+
+def _read_xmp(catalog: Catalog, chunk: Sequence[Path], total: ImportReport) -> None:
+    """Ratings, flags and labels from the chunk's XMP sidecars and embedded XMP into the catalog
+    (:func:`~loda_desktop.sidecar_sync.import_xmp`: newest wins, undoable); a failure is logged, the listing
+    goes on."""
+    try:
+        total.add(import_xmp(catalog, chunk))
+    except (sqlite3.Error, OSError, ValueError) as exc:
+        log.warning("XMP not read: %s", exc)
+    except Exception:  # a bug: the photos are still listed; the traceback goes to the log
+        log.exception("XMP not read")
 
 
 def _model_key(settings: Settings | None) -> str | None:
@@ -379,11 +402,14 @@ class ScoringController(QObject):
         self.settings = settings
         self._configure.emit(settings)
 
-    def open(self, roots: Sequence[str | os.PathLike[str]]) -> int:
-        """Start listing and scoring ``roots`` (cancels the current job); returns the new generation."""
+    def open(self, roots: Sequence[str | os.PathLike[str]], *, retry_failed: bool = False) -> int:
+        """Start listing and scoring ``roots`` (cancels the current job); returns the new generation.
+        ``retry_failed``: photos that failed before are tried again (else only those whose cause is gone)."""
         self.worker.cancel(self.generation)
         self.worker.resume()
         self.generation += 1
+        if retry_failed:
+            self.worker.retry_generation = self.generation
         self.busy = True
         self._list.emit(self.generation, [os.fspath(r) for r in roots], self.settings)
         return self.generation
