@@ -36,6 +36,7 @@ from typing import Any
 from .catalog import Catalog, EditRecord, PathLike, PhotoRecord, path_key
 from .catalog_schema import unique_keys
 from .paths import atomic_write, data_dir
+from .scan import find_companions
 from .text import plural
 from .xmp import (
     EMBEDDED_SUFFIXES,
@@ -163,6 +164,7 @@ def import_xmp(
     report = ImportReport()
     states = catalog.xmp_states(keys)
     records = {path_key(r.path): r for r, _ in catalog.rows(keys, None)}
+    pairs = find_companions(records)  # a RAW + JPEG pair: the RAW's own sidecar speaks for the photo too
     listings: dict[Path, dict[str, list[str]]] = {}
     stamps: dict[str, str] = {}
     changes: dict[str, dict[str, Any]] = {name: {} for name in FIELDS}
@@ -175,11 +177,12 @@ def import_xmp(
         if listing is None:
             listing = listings[photo.parent] = folder_listing(photo.parent)
         edited_at, old_stamp = states.get(key, (None, None))
-        stamp = _stamp(photo, find_sidecars(photo, listing), record)
+        companions = pairs.get(photo, [])
+        stamp = _stamp(photo, find_sidecars(photo, listing, companions), record)
         if stamp == (old_stamp or ""):
             continue
         stamps[key] = stamp
-        values = read_photo_xmp(photo, listing, embedded=embedded, problems=report.problems)
+        values = read_photo_xmp(photo, listing, embedded=embedded, problems=report.problems, companions=companions)
         if values is None:
             continue
         source_time = _source_time(values.source, values.metadata_date)
@@ -276,6 +279,26 @@ def _sidecar_values(record: PhotoRecord, score: Any, edited_at: float | None) ->
     )
 
 
+def _write_one(target: Path, values: SidecarValues, layout: str, originals: Path | None, report: WriteReport) -> bool:
+    """Merge ``values`` into the sidecar ``target`` (atomically); False, with the reason in ``report``, when it
+    cannot be read or written."""
+    try:
+        exists = target.exists()
+        document = read_xmp_file(target) if exists else new_document()
+        if exists and not _ours(document):
+            report.originals.append(_keep_original(target, originals or data_dir() / ORIGINALS))
+        data = merge_sidecar(document, values, darktable_layout=layout == "darktable")
+        with atomic_write(target, "wb") as f:
+            f.write(data)
+    except (OSError, XmpError) as exc:
+        reason = f"{target.name}: {exc}" if isinstance(exc, XmpError) else f"{target.name}: {exc.strerror or exc}"
+        report.problems.append((str(target), reason))
+        log.warning("XMP sidecar %s not written: %s", target, exc)
+        return False
+    report.written.append(target)
+    return True
+
+
 def write_sidecars(
     catalog: Catalog, paths: Iterable[PathLike], layout: str, *, originals: Path | None = None
 ) -> WriteReport:
@@ -287,6 +310,7 @@ def write_sidecars(
     keys = unique_keys(paths)
     report = WriteReport()
     states = catalog.xmp_states(keys)
+    pairs = find_companions(keys)
     listings: dict[Path, dict[str, list[str]]] = {}
     done: list[tuple[str, PhotoRecord]] = []
     for key in keys:
@@ -295,29 +319,22 @@ def write_sidecars(
         except KeyError:
             continue
         photo = Path(key)
-        listing = listings.setdefault(photo.parent, folder_listing(photo.parent))
-        target = sidecar_path(photo, layout, listing)
-        try:
-            document = read_xmp_file(target) if target.exists() else new_document()
-            if target.exists() and not _ours(document):
-                report.originals.append(_keep_original(target, originals or data_dir() / ORIGINALS))
-            values = _sidecar_values(record, score, states.get(key, (None, None))[0])
-            data = merge_sidecar(document, values, darktable_layout=layout == "darktable")
-            with atomic_write(target, "wb") as f:
-                f.write(data)
-        except (OSError, XmpError) as exc:
-            reason = f"{target.name}: {exc}" if isinstance(exc, XmpError) else f"{target.name}: {exc.strerror or exc}"
-            report.problems.append((str(target), reason))
-            log.warning("XMP sidecar %s not written: %s", target, exc)
-            continue
-        report.written.append(target)
-        done.append((key, record))
+        listing = listings.get(photo.parent)
+        if listing is None:  # one directory read per folder, not per photo
+            listing = listings[photo.parent] = folder_listing(photo.parent)
+        values = _sidecar_values(record, score, states.get(key, (None, None))[0])
+        # darktable's layout is per file: the RAW of a RAW + JPEG pair gets its own NAME.RAW.xmp too (the file
+        # darktable opens); Lightroom's NAME.xmp is shared by the pair already
+        files = [photo, *(pairs.get(photo, []) if layout == "darktable" else [])]
+        written = [_write_one(sidecar_path(f, layout, listing), values, layout, originals, report) for f in files]
+        if all(written):
+            done.append((key, record))
     stamps, after = {}, {}
     for key, record in done:  # what the sources are now, so that what was just written is not read back
         photo = Path(key)
         listing = after.get(photo.parent)
         if listing is None:
             listing = after[photo.parent] = folder_listing(photo.parent)
-        stamps[key] = _stamp(photo, find_sidecars(photo, listing), record)
+        stamps[key] = _stamp(photo, find_sidecars(photo, listing, pairs.get(photo, [])), record)
     catalog.set_xmp_stamps(stamps)
     return report

@@ -40,7 +40,7 @@ import logging
 import math
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -302,16 +302,21 @@ def sidecar_candidates(photo: Path) -> list[Path]:
     return [photo.with_name(n) for n in dict.fromkeys(names)]
 
 
-def find_sidecars(photo: Path, listing: Mapping[str, list[str]] | None = None) -> list[Path]:
+def find_sidecars(
+    photo: Path, listing: Mapping[str, list[str]] | None = None, companions: Sequence[Path] = ()
+) -> list[Path]:
     """The sidecars of ``photo`` that exist, most specific first (``NAME.EXT.xmp``, then ``NAME.xmp``, any case).
 
     ``listing``: the photo's folder as ``{lower-case name: [names]}`` (:func:`folder_listing`), to look names up
-    without a ``stat`` each; without it the folder is listed here."""
+    without a ``stat`` each; without it the folder is listed here. ``companions``: the RAW files of a RAW + JPEG
+    pair (:func:`loda_desktop.scan.find_companions`); their own ``NAME.RAW.xmp`` (what darktable and digiKam
+    write when the RAW is edited) come after the photo's own and before the shared ``NAME.xmp``."""
     photo = Path(photo)
     if listing is None:
         listing = folder_listing(photo.parent)
     found: list[Path] = []
-    for wanted in (photo.name + ".xmp", photo.stem + ".xmp"):
+    exact = [photo.name + ".xmp", *(Path(c).name + ".xmp" for c in companions)]
+    for wanted in (*exact, photo.stem + ".xmp"):
         for name in sorted(listing.get(wanted.lower(), [])):
             found.append(photo.with_name(name))
     return list(dict.fromkeys(found))
@@ -361,12 +366,13 @@ def read_photo_xmp(
     *,
     embedded: bool = True,
     problems: list[tuple[str, str]] | None = None,
+    companions: Sequence[Path] = (),
 ) -> XmpValues | None:
     """What the photo's XMP says, from the first source (see the module docstring) that states a rating, flag
     or label; None when none does. Unusable sources are skipped with a logged reason (also appended to
-    ``problems`` as ``(source, reason)``)."""
+    ``problems`` as ``(source, reason)``); ``companions``: as for :func:`find_sidecars`."""
     problems = problems if problems is not None else []
-    for sidecar in find_sidecars(photo, listing):
+    for sidecar in find_sidecars(photo, listing, companions):
         try:
             document = read_xmp_file(sidecar)
         except (OSError, XmpError) as exc:

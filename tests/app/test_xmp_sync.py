@@ -140,6 +140,26 @@ def test_darktable_layout_writes_name_ext_xmp_and_reuses_an_existing_case(shoot,
     assert "<rdf:li>1</rdf:li>" in (folder / "DSC_0012.JPG.xmp").read_text()  # darktable:colorlabels 1 = yellow
 
 
+def test_a_raw_jpeg_pair_reads_the_raw_sidecar_and_darktable_writes_both(tmp_path, cat):
+    """darktable edits the RAW of a RAW + JPEG pair: its NAME.RAW.xmp is read for the pair and written with it."""
+    folder = tmp_path / "pair"
+    folder.mkdir()
+    jpeg = photo(folder / "IMG_0001.JPG")
+    (folder / "IMG_0001.DNG").write_bytes(b"II*\0 a RAW only by name: pairing looks at names")
+    raw_sidecar = folder / "IMG_0001.DNG.xmp"
+    raw_sidecar.write_text(DARKTABLE.format(rating=3, photo="IMG_0001.DNG", colour=2), encoding="utf-8")
+    cat.add_photos([jpeg])
+    import_xmp(cat, [jpeg])
+    assert values(cat, jpeg) == (3, None, "green")
+    Culling(cat, xmp_layout="darktable").set_rating([jpeg], 5)
+    for sidecar in (folder / "IMG_0001.JPG.xmp", raw_sidecar):
+        assert read_photo_xmp(sidecar.with_suffix("")).rating == 5, sidecar.name
+    assert foreign_facts(raw_sidecar.read_bytes()) == foreign_facts(
+        DARKTABLE.format(rating=3, photo="IMG_0001.DNG", colour=2).encode()
+    )  # darktable's own fields of the RAW's sidecar survive the merge
+    assert import_xmp(cat, [jpeg]).values == 0  # what was just written is not read back as news
+
+
 def test_off_writes_nothing(shoot, cat):
     folder, a, _ = shoot
     (folder / "DSC_0011.xmp").unlink()
