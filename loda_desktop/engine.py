@@ -32,6 +32,7 @@ from .model_store import (
     AUTO_ONNX_ENV,
     cached_onnx_export,
     model_search_dirs,
+    onnx_export_path,
     resolve_model,
     untrained_notice,
     weights_digest,
@@ -162,6 +163,27 @@ class Engine:
     def scorer_loaded(self) -> bool:
         """The network is in memory already (the window says "Loading the model…" only when it is not)."""
         return self._scorer is not None
+
+    @property
+    def prepares_onnx(self) -> bool:
+        """Loading the scorer will first export the profile for ONNX Runtime (the first run of backend ``auto``
+        on a CPU with this profile file: seconds to tens of seconds), so the window can say so. A guess made
+        without importing torch: a device ``auto`` that turns out to be CUDA exports nothing."""
+        s, path = self.settings, self.profile.path
+        if self._scorer is not None or s.backend != "auto" or s.device.startswith("cuda"):
+            return False
+        if path is None or path.suffix.lower() != ".safetensors" or os.environ.get(AUTO_ONNX_ENV, "1") == "0":
+            return False
+        import importlib.util
+
+        if importlib.util.find_spec("onnxruntime") is None:
+            return False
+        try:
+            if onnx_export_path(self.profile).is_file():
+                return False
+            return model_store.export_size_estimate(self.profile) <= model_store.AUTO_ONNX_MAX_BYTES
+        except (OSError, ValueError):
+            return False
 
     @property
     def scorer(self) -> BaseScorer:

@@ -64,6 +64,7 @@ __all__ = [
     "list_broken",
     "list_profiles",
     "model_search_dirs",
+    "onnx_export_path",
     "rename_profile",
     "resolve_model",
     "rollback",
@@ -199,6 +200,20 @@ def export_size_estimate(profile: Profile) -> int:
     return size
 
 
+def onnx_export_path(profile: Profile) -> Path:
+    """Where :func:`cached_onnx_export` keeps (or will keep) the export of the profile file ``profile``."""
+    import hashlib
+    from importlib.metadata import version
+
+    if profile.path is None:
+        raise ValueError(f"'{profile.name}' is a config, not a profile file")
+    stat = profile.path.stat()
+    ident = f"{profile.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{profile.key}|{version('torch')}"
+    ident += f"|{version('timm')}|{ONNX_CACHE_VERSION}"  # package metadata: importing timm costs 2 s
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in profile.name)[:60] or "model"
+    return cache_dir() / "onnx" / f"{safe}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.onnx"
+
+
 def cached_onnx_export(profile: Profile, max_bytes: int | None = None) -> Path | None:
     """The ONNX export of ``profile`` (a profile file) in the user cache; exported on first use (a few seconds).
 
@@ -209,18 +224,9 @@ def cached_onnx_export(profile: Profile, max_bytes: int | None = None) -> Path |
     library versions, so a changed profile or a new torch/timm gets a fresh export; older exports of the same
     profile name are removed when a new one is written.
     """
-    import hashlib
-    from importlib.metadata import version
-
-    if profile.path is None:
-        raise ValueError(f"'{profile.name}' is a config, not a profile file")
-    stat = profile.path.stat()
-    ident = f"{profile.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{profile.key}|{version('torch')}"
-    ident += f"|{version('timm')}|{ONNX_CACHE_VERSION}"  # package metadata: importing timm costs 2 s
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in profile.name)[:60] or "model"
-    folder = cache_dir() / "onnx"
+    out = onnx_export_path(profile)
+    folder, safe = out.parent, out.name.rsplit("-", 1)[0]
     folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"{safe}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.onnx"
     if out.is_file():
         return out
     if max_bytes is not None and (size := export_size_estimate(profile)) > max_bytes:

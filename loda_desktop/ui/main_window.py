@@ -277,7 +277,8 @@ class MainWindow(QMainWindow):
     # -- the engine and the model banner --------------------------------------------------------------------
     def _on_engine_ready(self, info: EngineInfo) -> None:
         self.engine_info, self.engine_error = info, None
-        self.model_label.setText(f"Model: {info.model_name} · {info.settings.crops} crops · loading…")
+        state = "preparing it for this computer (first run only)…" if info.preparing else "loading…"
+        self.model_label.setText(f"Model: {info.model_name} · {info.settings.crops} crops · {state}")
         self._update_banner()
         self.engine_changed.emit(info)
 

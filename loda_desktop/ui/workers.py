@@ -67,6 +67,7 @@ class EngineInfo:
     model_key: str
     notice: str | None  # the untrained-model warning, or None
     settings: Settings
+    preparing: bool = False  # the first run with this model: it is exported for ONNX Runtime before it loads
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,8 @@ class ScoringWorker(QObject):
             self.engine_failed.emit(message)
             return
         self._engine, self._engine_error = engine, None
-        self.engine_ready.emit(EngineInfo(engine.profile.name, engine.model_key, engine.notice, engine.settings))
+        info = EngineInfo(engine.profile.name, engine.model_key, engine.notice, engine.settings, engine.prepares_onnx)
+        self.engine_ready.emit(info)
         # Load the network now, before a folder arrives: importing torch holds the GIL for long stretches
         # (hundreds of ms at a time), which would freeze the window in the middle of a scan. A model that
         # cannot load (missing backbone weights, no CUDA) is reported now, not after the first drop.

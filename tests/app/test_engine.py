@@ -151,6 +151,24 @@ def test_auto_backend_exports_the_profile_once_and_scores_like_torch(shoot, tiny
 
 
 @pytest.mark.auto_onnx
+def test_the_first_run_export_is_announced_before_it_happens(tiny_profile, monkeypatch):
+    """The window labels the first run's ONNX export ("preparing"): only when an export is about to be made."""
+    settings = fast_settings(model=str(tiny_profile), backend="auto", device="cpu")
+    first = Engine(settings)
+    assert first.prepares_onnx
+    assert first.scorer.backend == "onnx" and not first.prepares_onnx  # loaded: nothing left to prepare
+    assert not Engine(settings).prepares_onnx  # the export is cached now
+    assert not Engine(fast_settings(model=str(tiny_profile), backend="torch", device="cpu")).prepares_onnx
+    assert not Engine(fast_settings(model="loda_tiny", backend="auto", device="cpu")).prepares_onnx  # a config
+    monkeypatch.setenv("LODA_AUTO_ONNX", "0")
+    st = tiny_profile.stat()
+    os.utime(tiny_profile, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # changed: it would be exported again...
+    assert not Engine(settings).prepares_onnx  # ...but the user switched exports off
+    monkeypatch.delenv("LODA_AUTO_ONNX")
+    assert Engine(settings).prepares_onnx
+
+
+@pytest.mark.auto_onnx
 def test_auto_backend_falls_back_to_torch(shoot, tiny_profile, caplog, monkeypatch):
     import model.onnx_export
 

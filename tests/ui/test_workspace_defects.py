@@ -223,3 +223,15 @@ def test_open_recent_and_reopen_at_launch(qtbot, qapp, shoot, tmp_path, monkeypa
     second.workspace.recent.rebuild()
     assert second.workspace.recent.menu.actions()[0].text() == "&1 shoot"  # kept in window.ini
     second.close()
+
+
+def test_the_first_run_export_is_labelled_as_preparation(qtbot):
+    """Issue 22 item 4: a first run's ONNX export is said to be a one-time preparation, not a plain "loading"."""
+    from dataclasses import replace
+
+    window = open_window(qtbot)
+    qtbot.waitUntil(lambda: window.engine_info is not None)
+    window._on_engine_ready(replace(window.engine_info, preparing=True))
+    assert "preparing it for this computer (first run only)" in window.model_label.text()
+    window._on_engine_ready(replace(window.engine_info, preparing=False))
+    assert window.model_label.text().endswith("· loading…")
