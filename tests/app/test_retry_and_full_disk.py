@@ -19,6 +19,7 @@ from loda_desktop.engine import Engine
 from loda_desktop.settings import Settings
 from loda_desktop.storage_errors import storage_problem
 from model import scorer as scorer_module
+from tests.helpers.decodes import count_decodes
 from tests.helpers.files import read_export_csv
 
 from .badfiles import photo
@@ -38,15 +39,7 @@ def shoot(tmp_path):
 @pytest.fixture
 def prepared(monkeypatch):
     """The names of the photos the scorer decodes, in order (a photo taken from the catalog is not decoded)."""
-    seen: list[str] = []
-    real = scorer_module.BaseScorer.prepare
-
-    def prepare(self, source):
-        seen.append(os.path.basename(str(source)))
-        return real(self, source)
-
-    monkeypatch.setattr(scorer_module.BaseScorer, "prepare", prepare)
-    return seen
+    return count_decodes(monkeypatch)
 
 
 def _kind(path, key) -> tuple[str, str | None]:

@@ -8,23 +8,13 @@ from PySide6.QtCore import QItemSelectionModel, QPointF, Qt
 
 from loda_desktop.catalog import Catalog
 
-from .conftest import SCORE_TIMEOUT_MS, drop
-from .test_window import key, open_window
-from .zoom_helpers import drag, make_big_shoot, wheel
+from .test_window import key
+from .zoom_helpers import drag, make_big_shoot, scored_window, wheel
 
 
 @pytest.fixture
 def big_shoot(tmp_path):
     return make_big_shoot(tmp_path)
-
-
-def scored_window(qtbot, folder):
-    window = open_window(qtbot)
-    window.resize(1400, 860)
-    with qtbot.waitSignal(window.scoring_finished, timeout=SCORE_TIMEOUT_MS):
-        drop(window, [folder])
-    window.sort_by("Name")
-    return window
 
 
 def select_rows(window, rows):

@@ -11,9 +11,8 @@ from PySide6.QtTest import QTest
 from loda_desktop.ui.decoder import FULL_MAX_PIXELS, full_side
 from loda_desktop.ui.loupe import format_capture_time
 
-from .conftest import SCORE_TIMEOUT_MS, drop
-from .test_window import key, open_window
-from .zoom_helpers import click, drag, make_big_shoot, wheel
+from .test_window import key
+from .zoom_helpers import click, drag, make_big_shoot, scored_window, wheel
 
 
 @pytest.fixture
@@ -22,11 +21,7 @@ def big_shoot(tmp_path):
 
 
 def open_loupe(qtbot, big_shoot):
-    window = open_window(qtbot)
-    window.resize(1280, 820)
-    with qtbot.waitSignal(window.scoring_finished, timeout=SCORE_TIMEOUT_MS):
-        drop(window, [big_shoot])
-    window.sort_by("Name")
+    window = scored_window(qtbot, big_shoot, (1280, 820))
     window.select_path(big_shoot / "DSC_0.jpg")
     key(window, Qt.Key.Key_Return)
     assert window.view_mode == "loupe"

@@ -3,11 +3,10 @@ decode an unchanged broken file twice), and a catalog that cannot be written is 
 
 from __future__ import annotations
 
-import os
 import sqlite3
 
 from loda_desktop.catalog import Catalog
-from model import scorer as scorer_module
+from tests.helpers.decodes import count_decodes
 
 from . import test_window
 from .conftest import SCORE_TIMEOUT_MS
@@ -16,22 +15,10 @@ from .test_window import drop_and_score
 window = test_window.window  # the fixture
 
 
-def _count_decodes(monkeypatch) -> list[str]:
-    seen: list[str] = []
-    real = scorer_module.BaseScorer.prepare
-
-    def prepare(self, source):
-        seen.append(os.path.basename(str(source)))
-        return real(self, source)
-
-    monkeypatch.setattr(scorer_module.BaseScorer, "prepare", prepare)
-    return seen
-
-
 def test_retry_failed_action_decodes_the_failed_photo_again(qtbot, window, shoot, monkeypatch):
     first = drop_and_score(qtbot, window, shoot)
     assert first.failed == 1
-    seen = _count_decodes(monkeypatch)
+    seen = count_decodes(monkeypatch)
     with qtbot.waitSignal(window.scoring_finished, timeout=SCORE_TIMEOUT_MS):
         window.rescan_action.trigger()
     assert seen == []  # nothing changed: the broken file is not decoded again

@@ -15,6 +15,19 @@ PRESS, MOVE, RELEASE = (
 )
 
 
+def scored_window(qtbot, folder, size=(1400, 860)):
+    """A window of ``size`` that has scored ``folder``, sorted by name."""
+    from .conftest import SCORE_TIMEOUT_MS, drop
+    from .test_window import open_window
+
+    window = open_window(qtbot)
+    window.resize(*size)
+    with qtbot.waitSignal(window.scoring_finished, timeout=SCORE_TIMEOUT_MS):
+        drop(window, [folder])
+    window.sort_by("Name")
+    return window
+
+
 def make_big_shoot(tmp_path):
     """Three photos larger than the loupe (2400 × 1600), so 100 % shows a part of each."""
     folder = tmp_path / "big"
