@@ -237,13 +237,16 @@ class Engine:
             import onnxruntime  # noqa: F401
         except ImportError:
             return None
-        from model.scorer import resolve_device
+        from model.scorer import cuda_driver_present, resolve_device
 
-        try:
-            if resolve_device(s.device).type != "cpu":
-                return None
-        except ValueError as exc:
-            raise EngineError(str(exc)) from None
+        # the device decided without importing torch when it can be: "cpu", or "auto" on a machine without an
+        # NVIDIA driver (torch costs seconds and ~500 MB there, and holds the GIL while the window lists a folder)
+        if s.device != "cpu" and (s.device != "auto" or cuda_driver_present()):
+            try:
+                if resolve_device(s.device).type != "cpu":
+                    return None
+            except ValueError as exc:
+                raise EngineError(str(exc)) from None
         started = time.perf_counter()
         try:
             # the limit read from its module at each call, so that a test (or an embedder) can lower it there

@@ -254,6 +254,24 @@ def default_decode_workers(device_type: str) -> int:
     return 2
 
 
+def cuda_driver_present() -> bool:
+    """Whether this machine has an NVIDIA driver at all, asked without importing torch (which costs seconds and
+    about 500 MB, and holds the GIL while it loads). False means torch would see no CUDA GPU either; True only
+    means torch has to be asked. Linux: the kernel driver's ``/proc`` entry, WSL's GPU device, or a ``libcuda``
+    the loader knows; Windows: ``nvcuda.dll``; macOS has no CUDA."""
+    import ctypes.util
+    import os
+    import sys
+
+    if sys.platform == "darwin":
+        return False
+    if sys.platform.startswith("win"):
+        return ctypes.util.find_library("nvcuda") is not None
+    if os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/dxg"):
+        return True
+    return ctypes.util.find_library("cuda") is not None
+
+
 def resolve_device(device: str):
     """``auto`` picks CUDA when available; asking for CUDA on a machine without it is a clear error."""
     import torch

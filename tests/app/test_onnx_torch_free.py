@@ -127,3 +127,56 @@ def test_export_cli_errors_are_one_line(exported, tmp_path, capsys):
     assert main(["score", str(tmp_path), "--backend", "onnx", "--model", str(tmp_path / "gone.onnx")]) == 1
     assert "no such ONNX model" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.auto_onnx
+def test_backend_auto_with_a_cached_export_never_imports_torch(exported, tmp_path):
+    """Backend and device ``auto`` (the defaults) on a machine without an NVIDIA driver: once the profile's export
+    is cached, scoring runs on ONNX Runtime and torch is never imported (it cost seconds, ~500 MB and, in the
+    window, the GIL while a folder was listed)."""
+    from model.scorer import cuda_driver_present
+
+    if cuda_driver_present():
+        pytest.skip("an NVIDIA driver is here: device auto has to ask torch whether CUDA works")
+    import torch
+
+    from loda_desktop.model_store import cached_onnx_export
+    from model import create_model
+    from model.profiles import save_model
+
+    shoot, _ = exported
+    torch.manual_seed(0)
+    profile_file = save_model(
+        create_model("loda_tiny", pretrained=False), tmp_path / "tiny-auto.safetensors", name="tiny-auto"
+    )
+    assert cached_onnx_export(resolve_model(str(profile_file))) is not None  # the first run's export, done here
+    code = textwrap.dedent(
+        f"""
+        import json, sys
+        from loda_desktop.cli import main
+        rc = main(["score", {str(shoot)!r}, "--model", {str(profile_file)!r}, "--crops", "2", "--rescore"])
+        print(json.dumps({{"rc": rc, "torch": "torch" in sys.modules}}))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LODA_AUTO_ONNX"}  # the user's default: exports allowed
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"rc": 0, "torch": False}, proc.stderr
+    assert "on onnxruntime CPU" in proc.stderr and "6 scored now" in proc.stderr
+
+
+def test_the_driver_probe_reads_the_platform(monkeypatch):
+    import ctypes.util
+
+    from model import scorer as scorer_module
+
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert scorer_module.cuda_driver_present() is False  # no CUDA on macOS at all
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(os.path, "exists", lambda p: p == "/proc/driver/nvidia/version")
+    assert scorer_module.cuda_driver_present() is True
+    monkeypatch.setattr(os.path, "exists", lambda p: False)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    assert scorer_module.cuda_driver_present() is False
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libcuda.so.1" if name == "cuda" else None)
+    assert scorer_module.cuda_driver_present() is True  # a driver the loader knows (containers, WSL)
