@@ -2,7 +2,8 @@
 
 User directories come from platformdirs (app name ``loda-desktop``). When the environment variable
 ``LODA_HOME`` is set, every directory lives under it instead (``$LODA_HOME/data``, ``/config``, ``/cache``):
-tests point it at a temp dir, and a portable build points it next to the executable.
+tests point it at a temp dir. Portable mode (``LODA_PORTABLE=1``, or a file ``portable.txt`` beside the
+executable, e.g. on a USB stick) keeps them in ``loda-data`` beside the executable instead: see :func:`portable_home`.
 
 Every directory function creates its directory on demand.
 
@@ -16,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -24,23 +27,39 @@ import platformdirs
 
 APP_NAME = "loda-desktop"
 HOME_ENV = "LODA_HOME"
+PORTABLE_ENV = "LODA_PORTABLE"
+PORTABLE_MARKER = "portable.txt"
+PORTABLE_DIR = "loda-data"
 
 __all__ = [
     "APP_NAME",
     "HOME_ENV",
+    "PORTABLE_DIR",
+    "PORTABLE_ENV",
+    "PORTABLE_MARKER",
     "atomic_write",
     "cache_dir",
     "catalog_path",
     "config_dir",
     "data_dir",
     "models_dir",
+    "portable_home",
     "settings_path",
 ]
 
 
+def portable_home() -> Path | None:
+    """``loda-data`` beside the executable (the bundled app's, else Python's) in portable mode: when
+    ``$LODA_PORTABLE`` is ``1`` or a ``portable.txt`` lies beside the executable; None otherwise."""
+    beside = Path(sys.executable).absolute().parent
+    if os.environ.get(PORTABLE_ENV, "").strip() == "1" or (beside / PORTABLE_MARKER).is_file():
+        return beside / PORTABLE_DIR
+    return None
+
+
 def _home() -> Path | None:
     value = os.environ.get(HOME_ENV, "").strip()
-    return Path(value).expanduser().absolute() if value else None
+    return Path(value).expanduser().absolute() if value else portable_home()
 
 
 def _ensure(path: Path) -> Path:
@@ -115,7 +134,8 @@ def atomic_write(
     """Open a temporary file next to ``path``; on a clean exit, flush, fsync and rename it onto ``path``.
 
     If the block raises, the temporary file is removed and an existing ``path`` is left untouched. The new
-    file gets the permission bits of the file it replaces, or the usual umask-based ones for a new file.
+    file gets the permission bits of the file it replaces, or the usual umask-based ones for a new file. A
+    ``path`` that is not a regular file (``/dev/null``, ``/dev/stdout``, a pipe) is written in place.
 
     >>> with atomic_write(out, newline="") as f:  # doctest: +SKIP
     ...     f.write("a,b\\n")
@@ -124,10 +144,19 @@ def atomic_write(
         raise ValueError(f"atomic_write supports mode 'w' or 'wb', not {mode!r}")
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
+    binary = "b" in mode
+    text = {} if binary else {"encoding": encoding, "newline": newline, "errors": errors}
     try:
-        perms = os.stat(target).st_mode & 0o7777
+        st = os.stat(target)
     except FileNotFoundError:
-        perms = None
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        # /dev/null, /dev/stdout, a named pipe: written in place. A file renamed onto it would replace the device
+        # itself (as root, /dev/null became a regular file), and "atomic" means nothing for a stream anyway.
+        with open(target, mode, **text) as f:
+            yield f
+        return
+    perms = st.st_mode & 0o7777 if st is not None else None
     # O_EXCL on a random name: never clobber another writer's temp file.
     while True:
         tmp = directory / f".{target.name}.{secrets.token_hex(4)}.tmp"
@@ -138,8 +167,6 @@ def atomic_write(
             continue
     try:
         try:
-            binary = "b" in mode
-            text = {} if binary else {"encoding": encoding, "newline": newline, "errors": errors}
             f = os.fdopen(fd, mode, **text)
         except BaseException:
             os.close(fd)

@@ -221,3 +221,16 @@ def test_load_settings_reporting_says_what_was_wrong(tmp_path):
     assert len(problems) == 1 and "invalid JSON" in problems[0]
     path.write_text(json.dumps(Settings(crops=4).to_dict()), encoding="utf-8")
     assert load_settings_reporting(path) == (Settings(crops=4), [])
+
+
+def test_atomic_write_to_a_device_writes_through_it_instead_of_replacing_it(tmp_path):
+    """`loda score --csv /dev/null`: a file renamed onto the path would replace the device (as root, /dev/null
+    itself); a link to it shows the same without touching /dev/null."""
+    import stat
+
+    link = tmp_path / "null"
+    link.symlink_to(os.devnull)
+    with paths.atomic_write(link) as f:
+        f.write("path,score\n")
+    assert link.is_symlink() and stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["null"]  # no temporary file left either
