@@ -52,6 +52,7 @@ __all__ = [
     "FALLBACK_CONFIG",
     "ONNX_CACHE_VERSION",
     "PAPER_CONFIG",
+    "SCORE_ONLY_ENV",
     "ProfileAdminError",
     "ProfileInfo",
     "activate",
@@ -70,6 +71,7 @@ __all__ = [
     "rollback",
     "runnable",
     "save_active_model",
+    "score_only",
     "trash_profile",
     "untrained_notice",
     "weights_digest",
@@ -86,6 +88,7 @@ ONNX_CACHE_VERSION = 1  # bump when the export changes what it writes
 # paper's loda_vit_base_r50 (a 458 MB export, about 47 s to make) only 1.06-1.08x (docs/performance.md).
 AUTO_ONNX_MAX_BYTES = 100 * 2**20
 BUNDLED_ENV = "LODA_BUNDLED_MODELS"  # another folder of bundled profiles (a packaged app, or tests: an empty one)
+SCORE_ONLY_ENV = "LODA_SCORE_ONLY"  # "1": score with ONNX Runtime only, as the torch-free app does (packaging/)
 
 
 # -- where models are, and which one a setting names ------------------------------------------------------------
@@ -99,14 +102,46 @@ def model_search_dirs() -> list[Path]:
     return [models_dir(), bundled_models_dir()]
 
 
+def score_only() -> bool:
+    """Whether this process scores with ONNX Runtime only: ``$LODA_SCORE_ONLY`` is ``1``, or torch cannot be
+    imported (the score-only app leaves it out). Decided from the import system, without importing torch."""
+    if os.environ.get(SCORE_ONLY_ENV, "").strip() == "1":
+        return True
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("torch") is None
+    except (ImportError, ValueError):  # a finder that refuses torch, or a half-imported torch
+        return True
+
+
+def _default_onnx(dirs: Sequence[Path]) -> Profile:
+    """The score-only default: ``loda-default.onnx``, the bundled profile exported ahead of time
+    (``packaging/build.py``), from the first models folder that has it."""
+    from model.onnx_scorer import read_onnx_profile
+
+    name = f"{DEFAULT_PROFILE_NAME}.onnx"
+    for folder in dirs:
+        if (folder / name).is_file():
+            return read_onnx_profile(folder / name)
+    where = ", ".join(str(d) for d in dirs)
+    raise ProfileError(
+        f"this app scores with ONNX Runtime only and its default model {name} is missing (looked in {where});"
+        f" export it with `loda export-onnx --model {DEFAULT_PROFILE_NAME} --out {name}` where torch is installed"
+    )
+
+
 def resolve_model(spec: str | None = None) -> Profile:
     """The profile for a model setting: ``default`` (or empty), a profile name, a profile file or a config name.
 
     ``default`` is, in order: the newest trained profile of the paper's ``loda_vit_base_r50`` whose backbone
     weights are on this machine (e.g. one ``loda train`` wrote on KonIQ-10k, copied into the models folder); the
-    profile named ``loda-default`` (the bundled offline model); the untrained ``loda_tiny``.
+    profile named ``loda-default`` (the bundled offline model); the untrained ``loda_tiny``. Without torch
+    (:func:`score_only`) it is the bundled model's ONNX export, ``loda-default.onnx``.
     """
     dirs = model_search_dirs()
+    if (not spec or spec == DEFAULT_MODEL) and score_only():
+        return _default_onnx(dirs)
     if not spec or spec == DEFAULT_MODEL:
         profiles = find_profiles(dirs)
         paper = [p for p in profiles if p.config.name == PAPER_CONFIG and p.trained and runnable(p, dirs)]

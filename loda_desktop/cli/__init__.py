@@ -24,7 +24,25 @@ from collections.abc import Sequence
 from .. import __version__
 from . import default_model, export_onnx, finetune, models, profiles, score, xmp
 
-__all__ = ["build_parser", "main"]
+__all__ = ["PRO_ONLY_MODULES", "SelftestAction", "build_parser", "main"]
+
+# what the score-only app (packaging/loda-desktop.spec) leaves out: a command that imports one says so in a line
+PRO_ONLY_MODULES = frozenset({"torch", "torchvision", "timm", "scipy", "onnx"})
+
+
+class SelftestAction(argparse.Action):
+    """``--selftest`` (like ``--version``, no command needed): :func:`loda_desktop.selftest.run_selftest`'s
+    line on stdout, or on stderr with exit status 1 when it failed."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from ..selftest import run_selftest
+
+        result = run_selftest()
+        print(result.line, file=sys.stdout if result.ok else sys.stderr)
+        parser.exit(0 if result.ok else 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="LoDa Desktop, headless: score photos with the LoDa image-quality model, train and manage models.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--selftest",
+        action=SelftestAction,
+        help="score the bundled demo photos with the default model, check the scores, print one line and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -61,6 +84,8 @@ def user_message(exc: BaseException) -> str | None:
 
     if isinstance(exc, USER_ERRORS):
         return str(exc)
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").partition(".")[0] in PRO_ONLY_MODULES:
+        return f"this command needs {exc.name}, which the score-only LoDa Desktop leaves out: use LoDa Desktop Pro"
     if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.ProgrammingError):
         from ..paths import catalog_path
 
