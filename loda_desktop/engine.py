@@ -134,9 +134,12 @@ def check_model(settings: Settings, photo: Path) -> float:
 class Engine:
     """Scores photos into the catalog with the model and settings given. Reusable across runs."""
 
-    def __init__(self, settings: Settings | None = None, *, catalog_path: Path | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, catalog_path: Path | None = None, export_in_child: bool = False
+    ) -> None:
         self.settings = settings or Settings()
         self.catalog_path = catalog_path
+        self.export_in_child = export_in_child  # the window: a first run's ONNX export never imports torch here
         self.profile = resolve_model(self.settings.model)
         if self.settings.backend not in BACKENDS:
             raise EngineError(f"unknown backend {self.settings.backend!r}; use {', '.join(BACKENDS)}")
@@ -250,7 +253,9 @@ class Engine:
         started = time.perf_counter()
         try:
             # the limit read from its module at each call, so that a test (or an embedder) can lower it there
-            onnx_path = cached_onnx_export(self.profile, max_bytes=model_store.AUTO_ONNX_MAX_BYTES)
+            onnx_path = cached_onnx_export(
+                self.profile, max_bytes=model_store.AUTO_ONNX_MAX_BYTES, in_child=self.export_in_child
+            )
             if onnx_path is None:
                 return None
             from model.onnx_scorer import OnnxScorer

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ __all__ = [
     "bundled_models_dir",
     "cached_onnx_export",
     "delete_profile",
+    "export_here",
     "export_size_estimate",
     "find_parent",
     "list_broken",
@@ -235,6 +237,39 @@ def export_size_estimate(profile: Profile) -> int:
     return size
 
 
+EXPORT_TIMEOUT_S = 900  # the paper's ViT-B model exports in about 47 s here; a hung child is given up on
+
+
+def export_here(profile_path: str | os.PathLike[str], out: str | os.PathLike[str]) -> None:
+    """Export the profile file ``profile_path`` to ``out`` in this process (imports torch)."""
+    from model.onnx_export import export_onnx
+    from model.profiles import load_model
+
+    profile = resolve_model(os.fspath(profile_path))
+    export_onnx(load_model(profile, search_dirs=model_search_dirs()), profile, Path(out))
+
+
+def _export_in_child(profile: Profile, out: Path) -> None:
+    """Run :func:`export_here` in a child Python. The window scores with ONNX Runtime and never needs torch
+    itself: importing it there held the GIL for hundreds of milliseconds at a time while a folder was listed,
+    and kept about 500 MB for the whole session. Raises RuntimeError (the child's last line) when it fails."""
+    import subprocess
+
+    code = "import sys; from loda_desktop.model_store import export_here; export_here(sys.argv[1], sys.argv[2])"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, os.fspath(profile.path), os.fspath(out)],
+            capture_output=True,
+            text=True,
+            timeout=EXPORT_TIMEOUT_S,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RuntimeError(f"the export of {profile.name} did not finish: {exc}") from None
+    if proc.returncode != 0 or not out.is_file():
+        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise RuntimeError(f"the export of {profile.name} failed: {last}")
+
+
 def onnx_export_path(profile: Profile) -> Path:
     """Where :func:`cached_onnx_export` keeps (or will keep) the export of the profile file ``profile``."""
     import hashlib
@@ -249,11 +284,12 @@ def onnx_export_path(profile: Profile) -> Path:
     return cache_dir() / "onnx" / f"{safe}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.onnx"
 
 
-def cached_onnx_export(profile: Profile, max_bytes: int | None = None) -> Path | None:
+def cached_onnx_export(profile: Profile, max_bytes: int | None = None, *, in_child: bool = False) -> Path | None:
     """The ONNX export of ``profile`` (a profile file) in the user cache; exported on first use (a few seconds).
 
     With ``max_bytes``, a profile whose export would be larger (:func:`export_size_estimate`) is not exported
-    and None is returned.
+    and None is returned. ``in_child``: the export (torch) runs in a child Python (:func:`_export_in_child`), so
+    this process never imports torch; a frozen app exports in-process (it has no Python to start).
 
     The file name carries a digest of the profile file (path, size, modification time) and of the exporting
     library versions, so a changed profile or a new torch/timm gets a fresh export; older exports of the same
@@ -272,12 +308,11 @@ def cached_onnx_export(profile: Profile, max_bytes: int | None = None) -> Path |
             max_bytes / 2**20,
         )
         return None
-    from model.onnx_export import export_onnx
-    from model.profiles import load_model
-
     started = time.perf_counter()
-    model = load_model(profile, search_dirs=model_search_dirs())
-    export_onnx(model, profile, out)
+    if in_child and not getattr(sys, "frozen", False):
+        _export_in_child(profile, out)
+    else:
+        export_here(profile.path, out)
     log.info("exported %s for ONNX Runtime in %.1f s: %s", profile.name, time.perf_counter() - started, out)
     for old in folder.glob(f"{safe}-*.onnx"):
         if old != out:

@@ -191,7 +191,7 @@ class ScoringWorker(QObject):
         lower_thread_priority()  # the torch and decode threads this thread starts inherit it
         self._engine = None
         try:
-            engine = Engine(settings, catalog_path=self.catalog_path)
+            engine = Engine(settings, catalog_path=self.catalog_path, export_in_child=True)
         except Exception as exc:  # a model that cannot be used is a message in the window, never a dead thread
             message = str(exc) if isinstance(exc, USER_ERRORS) else f"cannot use this model: {exc}"
             if not isinstance(exc, USER_ERRORS):

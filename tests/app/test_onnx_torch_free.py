@@ -180,3 +180,19 @@ def test_the_driver_probe_reads_the_platform(monkeypatch):
     assert scorer_module.cuda_driver_present() is False
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libcuda.so.1" if name == "cuda" else None)
     assert scorer_module.cuda_driver_present() is True  # a driver the loader knows (containers, WSL)
+
+
+def test_a_failed_export_in_a_child_is_one_line_and_writes_nothing(tmp_path, monkeypatch):
+    import torch
+
+    from loda_desktop import model_store
+    from model import create_model
+    from model.profiles import save_model
+
+    torch.manual_seed(0)
+    path = save_model(create_model("loda_tiny", pretrained=False), tmp_path / "child.safetensors", name="child")
+    profile = resolve_model(str(path))
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # a child that dies at once
+    with pytest.raises(RuntimeError, match=r"^the export of child failed: exit status 1$"):
+        model_store.cached_onnx_export(profile, in_child=True)
+    assert not model_store.onnx_export_path(profile).exists()

@@ -235,3 +235,26 @@ def test_the_first_run_export_is_labelled_as_preparation(qtbot):
     assert "preparing it for this computer (first run only)" in window.model_label.text()
     window._on_engine_ready(replace(window.engine_info, preparing=False))
     assert window.model_label.text().endswith("· loading…")
+
+
+@pytest.mark.auto_onnx
+def test_the_window_exports_a_first_run_model_in_a_child_process(qtbot, tmp_path, monkeypatch):
+    """The window never imports torch for ONNX Runtime: a first run's export runs in a child Python. Here an
+    export in this process fails (as if torch were broken), so only the child's export gives ONNX Runtime."""
+    import torch
+
+    import model.onnx_export
+    from model import create_model
+    from model.profiles import save_model
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("exported in the window's process")
+
+    monkeypatch.setattr(model.onnx_export, "export_onnx", not_here)
+    torch.manual_seed(0)
+    net = create_model("loda_tiny", pretrained=False)
+    profile = save_model(net, tmp_path / "first-run.safetensors", name="first-run")
+    window = open_window(qtbot, fast_settings(model=str(profile), backend="auto", device="auto"))
+    label = window.model_label
+    qtbot.waitUntil(lambda: bool(label.text()) and not label.text().endswith("…"), timeout=SCORE_TIMEOUT_MS)
+    assert label.text().endswith("onnxruntime CPU")  # an export in this process fell back to torch
