@@ -172,14 +172,8 @@ class Engine:
         """Loading the scorer will first export the profile for ONNX Runtime (the first run of backend ``auto``
         on a CPU with this profile file: seconds to tens of seconds), so the window can say so. A guess made
         without importing torch: a device ``auto`` that turns out to be CUDA exports nothing."""
-        s, path = self.settings, self.profile.path
-        if self._scorer is not None or s.backend != "auto" or s.device.startswith("cuda"):
-            return False
-        if path is None or path.suffix.lower() != ".safetensors" or os.environ.get(AUTO_ONNX_ENV, "1") == "0":
-            return False
-        import importlib.util
-
-        if importlib.util.find_spec("onnxruntime") is None:
+        s = self.settings
+        if self._scorer is not None or s.backend != "auto" or s.device.startswith("cuda") or not self._exportable():
             return False
         try:
             if onnx_export_path(self.profile).is_file():
@@ -223,6 +217,16 @@ class Engine:
         log.info("model %s loaded in %.1f s on %s", self.profile.name, time.perf_counter() - started, scorer.describe())
         return scorer
 
+    def _exportable(self) -> bool:
+        """Backend ``auto`` may score this profile with ONNX Runtime, the device aside: it is a profile file, the
+        user has not switched exports off (``LODA_AUTO_ONNX=0``) and onnxruntime is installed."""
+        path = self.profile.path
+        if path is None or path.suffix.lower() != ".safetensors" or os.environ.get(AUTO_ONNX_ENV, "1") == "0":
+            return False
+        import importlib.util
+
+        return importlib.util.find_spec("onnxruntime") is not None
+
     def _auto_onnx_scorer(self) -> BaseScorer | None:
         """Backend ``auto`` on the CPU: ONNX Runtime on this profile's export, cached; None means use torch.
 
@@ -233,12 +237,7 @@ class Engine:
         back to torch.
         """
         s = self.settings
-        path = self.profile.path
-        if path is None or path.suffix.lower() != ".safetensors" or os.environ.get(AUTO_ONNX_ENV, "1") == "0":
-            return None
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError:
+        if not self._exportable():
             return None
         from model.scorer import cuda_driver_present, resolve_device
 

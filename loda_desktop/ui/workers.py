@@ -361,8 +361,9 @@ def _read_xmp(catalog: Catalog, chunk: Sequence[Path], total: ImportReport) -> N
 
 
 def _model_key(settings: Settings | None) -> str | None:
-    """The catalog key of the scores ``settings`` make, to show cached scores while the model loads (reading a
-    profile's header only; None when the model cannot be resolved: the photos are listed without scores)."""
+    """The catalog key of the scores ``settings`` make, to show cached scores while the model loads (a profile's
+    header and the digest of its weights, hashed once per file state; None when the model cannot be resolved:
+    the photos are listed without scores)."""
     if settings is None:
         return None
     try:
