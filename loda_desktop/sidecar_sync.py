@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -151,11 +151,18 @@ def _when(seconds: float | None) -> str:
 
 
 def import_xmp(
-    catalog: Catalog, paths: Iterable[PathLike], *, keep: int | None = None, embedded: bool = True
+    catalog: Catalog,
+    paths: Iterable[PathLike],
+    *,
+    keep: int | None = None,
+    embedded: bool = True,
+    pairs: Mapping[Path, Sequence[Path]] | None = None,
 ) -> ImportReport:
     """Read the XMP of the cataloged ``paths`` into the catalog; see the module docstring for the rule.
 
-    ``keep``: the edit history's size (:data:`loda_desktop.culling.HISTORY_LIMIT` by default)."""
+    ``keep``: the edit history's size (:data:`loda_desktop.culling.HISTORY_LIMIT` by default). ``pairs``: the
+    RAW companions of RAW + JPEG pairs (:func:`loda_desktop.scan.find_companions`) when the caller has them
+    already; looked up here otherwise."""
     if keep is None:
         from .culling import HISTORY_LIMIT
 
@@ -164,7 +171,8 @@ def import_xmp(
     report = ImportReport()
     states = catalog.xmp_states(keys)
     records = {path_key(r.path): r for r, _ in catalog.rows(keys, None)}
-    pairs = find_companions(records)  # a RAW + JPEG pair: the RAW's own sidecar speaks for the photo too
+    if pairs is None:  # a RAW + JPEG pair: the RAW's own sidecar speaks for the photo too
+        pairs = find_companions(records)
     listings: dict[Path, dict[str, list[str]]] = {}
     stamps: dict[str, str] = {}
     changes: dict[str, dict[str, Any]] = {name: {} for name in FIELDS}

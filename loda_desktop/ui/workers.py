@@ -334,9 +334,9 @@ class ListingWorker(QObject):
                     return
                 chunk = paths[start : start + CHUNK]
                 catalog.add_photos(chunk)
-                _read_xmp(catalog, chunk, xmp)  # before the rows are read: the grid shows what the XMP says
-                records = {path_key(r.path): (r, s) for r, s in catalog.rows(chunk, key)}
                 pairs = find_companions(chunk)  # the RAW files of RAW + JPEG pairs, shown with their JPEG
+                _read_xmp(catalog, chunk, pairs, xmp)  # before the rows are read: the grid shows what the XMP says
+                records = {path_key(r.path): (r, s) for r, s in catalog.rows(chunk, key)}
                 items = []
                 for p in chunk:
                     record, score = records.get(path_key(p), (None, None))
@@ -348,12 +348,12 @@ class ListingWorker(QObject):
         self.listed.emit(generation, paths)
 
 
-def _read_xmp(catalog: Catalog, chunk: Sequence[Path], total: ImportReport) -> None:
+def _read_xmp(catalog: Catalog, chunk: Sequence[Path], pairs: dict[Path, list[Path]], total: ImportReport) -> None:
     """Ratings, flags and labels from the chunk's XMP sidecars and embedded XMP into the catalog
     (:func:`~loda_desktop.sidecar_sync.import_xmp`: newest wins, undoable); a failure is logged, the listing
     goes on."""
     try:
-        total.add(import_xmp(catalog, chunk))
+        total.add(import_xmp(catalog, chunk, pairs=pairs))
     except (sqlite3.Error, OSError, ValueError) as exc:
         log.warning("XMP not read: %s", exc)
     except Exception:  # a bug: the photos are still listed; the traceback goes to the log

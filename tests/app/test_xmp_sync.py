@@ -205,3 +205,18 @@ def test_a_version_2_catalog_gains_edited_at_from_its_history(tmp_path):
         assert cat.schema_version >= 3
         assert cat.xmp_states([a]) == {str(a): (1234.5, None)}
         assert values(cat, a) == (3, None, None)
+
+
+def test_import_uses_the_pairs_the_caller_found(tmp_path, cat):
+    """The window's listing knows each chunk's pairs already: they are passed in rather than listed again."""
+    folder = tmp_path / "given"
+    folder.mkdir()
+    jpeg = photo(folder / "IMG_0002.JPG")
+    raw = folder / "IMG_0002.DNG"
+    (raw.with_name("IMG_0002.DNG.xmp")).write_text(
+        DARKTABLE.format(rating=2, photo="IMG_0002.DNG", colour=1), encoding="utf-8"
+    )  # no RAW file: only a caller that says the pair exists reads its sidecar
+    cat.add_photos([jpeg])
+    assert import_xmp(cat, [jpeg], pairs={}).values == 0
+    assert import_xmp(cat, [jpeg], pairs={jpeg: [raw]}).values == 2
+    assert values(cat, jpeg) == (2, None, "yellow")
