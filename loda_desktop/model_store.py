@@ -29,6 +29,7 @@ from model.profiles import (
     Profile,
     ProfileError,
     config_profile,
+    file_digest,
     find_broken,
     find_profiles,
     read_tensors,
@@ -188,22 +189,8 @@ def weights_digest(profile: Profile) -> str | None:
     if path is None:
         return None
     if path.suffix.lower() == ".onnx":
-        return _file_digest(path)
+        return file_digest(path)
     return tensor_digest(path)
-
-
-def _file_digest(path: Path) -> str:
-    import hashlib
-
-    stat = path.stat()
-    ident = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if ident not in _FILE_DIGESTS:
-        with path.open("rb") as f:
-            _FILE_DIGESTS[ident] = hashlib.file_digest(f, "sha256").hexdigest()
-    return _FILE_DIGESTS[ident]
-
-
-_FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
 def untrained_notice(profile: Profile) -> str | None:

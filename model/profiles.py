@@ -280,24 +280,33 @@ def _scan(dirs: Iterable[Path]) -> list[Profile | tuple[Path, str]]:
 def tensor_digest(path: Path | str) -> str:
     """SHA-256 of a profile file's tensor bytes, the JSON header left out: the same for a renamed or re-annotated
     copy (a rename rewrites the metadata, not the tensors), different for other weights. Cached per file state."""
-    path = Path(path)
+    return _cached_digest(Path(path), tensors_only=True)
+
+
+def file_digest(path: Path | str) -> str:
+    """SHA-256 of a whole file (an ``.onnx`` model, whose weights are inside its graph). Cached per file state."""
+    return _cached_digest(Path(path), tensors_only=False)
+
+
+def _cached_digest(path: Path, *, tensors_only: bool) -> str:
     stat = path.stat()
-    ident = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    ident = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, tensors_only)
     digest = _DIGESTS.get(ident)
     if digest is None:
         import hashlib
 
         h = hashlib.sha256()
         with path.open("rb") as f:
-            header_len = int.from_bytes(f.read(8), "little")
-            f.seek(8 + header_len)
+            if tensors_only:  # a safetensors file: 8 bytes of header length, the JSON header, then the tensors
+                header_len = int.from_bytes(f.read(8), "little")
+                f.seek(8 + header_len)
             while chunk := f.read(1 << 20):
                 h.update(chunk)
         digest = _DIGESTS[ident] = h.hexdigest()
     return digest
 
 
-_DIGESTS: dict[tuple[str, int, int], str] = {}
+_DIGESTS: dict[tuple[str, int, int, bool], str] = {}
 
 
 def find_parent(profile: Profile, dirs: Iterable[Path] = ()) -> Profile | None:
