@@ -66,6 +66,7 @@ class ZoomCanvas(QWidget):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self._image: QImage | None = None
         self._full_size = QSize()  # the original photo's upright size; the image's own size until known
+        self._size_known = False  # _full_size is the photo's (from its header or a full decode), not a preview's
         self._full_image = False  # the image is the photo at full resolution (or as large as it is decoded)
         self._asked_full = False
         self._fitted: QPixmap | None = None  # the fit view, scaled once per size
@@ -84,6 +85,7 @@ class ZoomCanvas(QWidget):
         """A new photo (or none, with ``text``): the view goes back to fit."""
         self._image = image if image is not None and not image.isNull() else None
         self._full_size = QSize(full_size) if full_size is not None and not full_size.isEmpty() else QSize()
+        self._size_known = not self._full_size.isEmpty()  # else the preview's size stands in until the header's
         if self._full_size.isEmpty() and self._image is not None:
             self._full_size = self._image.size()
         self._full_image = False
@@ -96,20 +98,24 @@ class ZoomCanvas(QWidget):
         """A better image of the same photo (the preview, then the full resolution): the view stays where it is."""
         if full_size is not None and not full_size.isEmpty():
             self._full_size = QSize(full_size)
+            self._size_known = True
         if image is None or image.isNull():
             return
         if self._full_image and not full:  # never trade the full resolution for a preview
             return
         self._image = image
         self._full_image = self._full_image or full
-        if self._full_size.isEmpty():
+        if self._full_size.isEmpty() or (full and not self._size_known):
             self._full_size = image.size()
+            self._size_known = full
         self.text = ""
         self._changed_pixels()
         self._check_resolution()
 
     def set_full_size(self, size: QSize) -> None:
         """The original photo's size, once known (its EXIF header): what 100 % means."""
+        if not size.isEmpty():
+            self._size_known = True
         if not size.isEmpty() and size != self._full_size:
             self._full_size = QSize(size)
             self._clamp()
@@ -185,6 +191,9 @@ class ZoomCanvas(QWidget):
             return
         if self._scale is not None and self._scale >= self.fit_scale() * 1.0001:
             self._set_view(None, 0.5, 0.5)
+        elif not self._size_known:  # a preview stands in for the photo: 100 % of the photo once its size is read
+            fx, fy = (0.5, 0.5) if anchor is None else self._photo_point(QPointF(anchor))
+            self._set_view(1.0, fx, fy)
         else:
             self._zoom_to(1.0 if self.fit_scale() < 1.0 else min(MAX_SCALE, 2.0), anchor)
 

@@ -132,3 +132,16 @@ def test_full_resolution_decodes_are_bounded():
     assert full_side(QSize(6000, 4000)) == 6000  # 24 MP: all of it
     side = full_side(QSize(20000, 10000))  # 200 MP: scaled to the bound
     assert side * side / 2 <= FULL_MAX_PIXELS and side > 9000
+
+
+def test_z_from_the_grid_on_a_photo_never_opened_is_100_percent(qtbot, big_shoot):
+    """Z in the grid before the photo's size is known: the thumbnail's size stood in for it, looked smaller than
+    the loupe, and the "small photo" rule took it to 200 %."""
+    window = scored_window(qtbot, big_shoot, (1280, 820))
+    window.select_path(big_shoot / "DSC_2.jpg")
+    key(window, Qt.Key.Key_Z)
+    canvas = window.loupe.canvas
+    assert window.view_mode == "loupe"
+    qtbot.waitUntil(lambda: canvas.has_full_resolution and canvas.full_size.width() == 2400, timeout=10_000)
+    assert canvas.zoom_percent() == pytest.approx(100)
+    window.close()
