@@ -43,6 +43,7 @@ from .xmp import (
     LODA_NS,
     XmpDocument,
     XmpError,
+    XmpValues,
     find_sidecars,
     folder_listing,
     read_photo_xmp,
@@ -150,6 +151,44 @@ def _when(seconds: float | None) -> str:
     return datetime.fromtimestamp(seconds).isoformat(sep=" ", timespec="seconds") if seconds else "unknown"
 
 
+def _take_values(
+    key: str,
+    record: PhotoRecord,
+    values: XmpValues,
+    edited_at: float | None,
+    source_time: float | None,
+    changes: dict[str, dict[str, Any]],
+    report: ImportReport,
+) -> bool:
+    """Note in ``changes`` the rating, flag and label ``values`` give the photo at ``key`` where they differ from
+    its ``record``, counting (and logging) those that replace a value set in the app; whether any changed."""
+    new = {
+        "rating": record.rating if values.rating is None else values.rating,
+        "flag": values.flag_after(record.flag),
+        "label": values.label if values.label_stated else record.label,
+    }
+    changed = False
+    for name, value in new.items():
+        old = getattr(record, name)
+        if value == old:
+            continue
+        changes[name][key] = value
+        report.values += 1
+        changed = True
+        if edited_at is not None and old != EMPTY[name]:
+            report.replaced += 1
+            log.warning(
+                "XMP %s (%s) replaces the %s %r set in the app (%s) with %r: the newer one wins",
+                values.source,
+                _when(source_time),
+                name,
+                old,
+                _when(edited_at),
+                value,
+            )
+    return changed
+
+
 def import_xmp(
     catalog: Catalog,
     paths: Iterable[PathLike],
@@ -204,31 +243,7 @@ def import_xmp(
                 _when(edited_at),
             )
             continue
-        new = {
-            "rating": record.rating if values.rating is None else values.rating,
-            "flag": values.flag_after(record.flag),
-            "label": values.label if values.label_stated else record.label,
-        }
-        changed = False
-        for name, value in new.items():
-            old = getattr(record, name)
-            if value == old:
-                continue
-            changes[name][key] = value
-            report.values += 1
-            changed = True
-            if edited_at is not None and old != EMPTY[name]:
-                report.replaced += 1
-                log.warning(
-                    "XMP %s (%s) replaces the %s %r set in the app (%s) with %r: the newer one wins",
-                    values.source,
-                    _when(source_time),
-                    name,
-                    old,
-                    _when(edited_at),
-                    value,
-                )
-        report.photos += changed
+        report.photos += _take_values(key, record, values, edited_at, source_time, changes, report)
     for name, values_by_path in changes.items():
         if values_by_path:
             edit = catalog.record_edits(name, values_by_path, f"{name}s read from XMP", keep=keep, touch=False)
