@@ -57,6 +57,10 @@ class LodaConfig:
     input normalisation: the network takes RGB in [0, 1] and normalises once per branch. ``vit_hub=False`` marks
     a ViT whose weights the project makes itself (``vit_local_name`` in the models folder), never timm's.
 
+    ``detail_hidden`` > 0 adds this project's detail head (:class:`model.loda.DetailHead`, not in the paper): a small
+    MLP of that width that scores crops taken at the camera's resolution; 0 (every paper config) scores those crops
+    with the main head.
+
     ``qkv_bias``, ``head`` and ``scale_init`` are the module details where the authors' released code differs from
     this project's defaults (``docs/training.md`` §10): the defaults keep every existing profile's network as it
     was trained; ``qkv_bias=False, head="normed", scale_init="normal"`` is the authors' network.
@@ -88,6 +92,7 @@ class LodaConfig:
     qkv_bias: bool = True
     head: str = "cosine"
     scale_init: str = "trunc_normal"
+    detail_hidden: int = 0
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -160,6 +165,7 @@ _INT_BOUNDS: dict[str, tuple[int, int]] = {
     "short_side": (16, 4096),
     "train_crops": (1, 64),
     "test_crops": (1, 64),
+    "detail_hidden": (0, 1024),
 }
 VIT_KWARGS: dict[str, tuple[int, int]] = {"depth": (1, 24), "embed_dim": (8, 1024), "num_heads": (1, 16)}
 _TIMM_NAME = re.compile(r"[A-Za-z0-9_]{1,100}(\.[A-Za-z0-9_-]{1,100})?")

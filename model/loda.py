@@ -140,6 +140,42 @@ class NormedHead(nn.Module):
         return F.normalize(x, dim=-1) @ F.normalize(self.weight, dim=0)
 
 
+DETAIL_STAGES = 3  # the CNN stages whose statistics the detail head reads: the finest, where 1-px damage shows
+
+
+class DetailHead(nn.Module):
+    """This project's detail head (not in the paper): scores a crop taken at the camera's resolution, where a
+    missed focus of 1 px, a 5-px shake or sensor grain is still visible. Its input is, per channel of the first
+    :data:`DETAIL_STAGES` stages of the frozen CNN, the mean and the log standard deviation over the crop (fine-scale
+    texture statistics); ``shift`` / ``scale`` standardise that input (set from the training data and saved with the
+    weights), then a one-hidden-layer MLP gives a raw score in the main head's units, so the profile's calibration
+    applies to both. It reads nothing the adapter computes: training or fine-tuning the adapter (with the CNN's
+    BatchNorm frozen, as fine-tuning keeps it) leaves it exact. Trained apart, on features computed once
+    (``trainer.detail``); frozen everywhere else."""
+
+    def __init__(self, in_features: int, hidden: int) -> None:
+        super().__init__()
+        self.register_buffer("shift", torch.zeros(in_features))
+        self.register_buffer("scale", torch.ones(in_features))
+        self.fc1 = nn.Linear(in_features, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1((x - self.shift) * self.scale))).squeeze(-1)
+
+
+def detail_inputs(cnn_features: list[torch.Tensor]) -> torch.Tensor:
+    """The detail head's input: each fine CNN stage's per-channel mean and log standard deviation over the crop."""
+    parts = []
+    for f in cnn_features[:DETAIL_STAGES]:
+        flat = f.flatten(2)
+        mean = flat.mean(-1)
+        std = (flat - mean.unsqueeze(-1)).pow(2).mean(-1).add(1e-6).sqrt()
+        parts += [mean, std.add(1e-3).log()]
+    return torch.cat(parts, dim=1)
+
+
 def create_head(config: LodaConfig, in_features: int) -> nn.Module:
     """The head ``config.head`` names (LoDa and the baselines share it, so they differ only before it)."""
     return NormedHead(in_features) if config.head == "normed" else CosineHead(in_features)
@@ -227,6 +263,10 @@ class LoDa(nn.Module):
             )
         self.head_drop = nn.Dropout(config.dropout)
         self.head = create_head(config, embed_dim)
+        self.detail_head = None
+        if config.detail_hidden:
+            channels = self.cnn.feature_info.channels()[:DETAIL_STAGES]
+            self.detail_head = DetailHead(2 * sum(channels), config.detail_hidden)
         for name, values in (
             ("vit_mean", config.vit_mean),
             ("vit_std", config.vit_std),
@@ -243,13 +283,17 @@ class LoDa(nn.Module):
             p.requires_grad_(False)
         for p in self.cnn.parameters():
             p.requires_grad_(False)
+        if self.detail_head is not None:  # trained apart (trainer.detail), never with the adapter
+            for p in self.detail_head.parameters():
+                p.requires_grad_(False)
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
     def adapter_state_dict(self) -> dict[str, torch.Tensor]:
         """The tensors an adapter-only profile holds: every trainable tensor plus the CNN's BatchNorm buffers
-        (the authors let those running statistics adapt while training, so they are part of the result)."""
+        (the authors let those running statistics adapt while training, so they are part of the result), and the
+        detail head's when the config has one."""
         trainable = {n for n, p in self.named_parameters() if p.requires_grad}
         bn_buffers = {
             f"cnn.{n}"
@@ -257,7 +301,7 @@ class LoDa(nn.Module):
             if n.rsplit(".", 1)[-1] in {"running_mean", "running_var", "num_batches_tracked"}
         }
         state = self.state_dict()
-        return {k: v for k, v in state.items() if k in trainable or k in bn_buffers}
+        return {k: v for k, v in state.items() if k in trainable or k in bn_buffers or k.startswith("detail_head.")}
 
     def set_bn_adapt(self, adapt: bool) -> None:
         """``True`` (the paper's choice): the frozen CNN's BatchNorm statistics follow the training data.
@@ -315,6 +359,16 @@ class LoDa(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Quality scores, shape (B,), for crops of shape (B, 3, H, W) with values in [0, 1]."""
         return self.forward_head(self.forward_features(x))
+
+    def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Everything the app reads from one pass over crops ``x``: the quality score (B,) as :meth:`forward`, the
+        detail score (B,) (:class:`DetailHead`, or the same score when the config has none) and an embedding (B, C):
+        the last CNN stage averaged over the crop, which the app compares to group a burst's frames."""
+        cnn = self.cnn_features(x)
+        cls_token = self.features_from(self.embed_tokens(x), cnn)
+        score = self.forward_head(cls_token)
+        detail = score if self.detail_head is None else self.detail_head(detail_inputs(cnn))
+        return score, detail, cnn[-1].mean((2, 3))
 
     def forward_cached(self, tokens: torch.Tensor, cnn_features: list[torch.Tensor]) -> torch.Tensor:
         """:meth:`forward` from cached :meth:`embed_tokens` and :meth:`cnn_features` of the same crops."""

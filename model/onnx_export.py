@@ -1,10 +1,12 @@
 """Export a whole LoDa network (both backbones, extractors, injectors, head) to one self-describing ONNX file.
 
 The graph takes ``crops``: float32 (N, 3, S, S), RGB in [0, 1] (each branch's mean/std is inside the graph),
-and returns ``score``: float32 (N,), the raw network output; N is a dynamic axis. The model profile's metadata
-(the same JSON as in a safetensors profile: config, preprocessing, score range and calibration) is stored under
-the ONNX ``metadata_props`` key ``loda``, plus an ``onnx`` section describing the export, so the file alone is
-enough to score with :class:`model.onnx_scorer.OnnxScorer` (no torch needed there).
+and returns ``score``: float32 (N,), the raw network output, ``detail``: float32 (N,), the raw detail score
+(:meth:`model.loda.LoDa.forward_all`) and ``embedding``: float32 (N, C), the features that group a burst; N is a
+dynamic axis. Files exported before these two outputs existed return ``score`` only, and are still read. The
+model profile's metadata (the same JSON as in a safetensors profile: config, preprocessing, score range and
+calibration) is stored under the ONNX ``metadata_props`` key ``loda``, plus an ``onnx`` section describing the
+export, so the file alone is enough to score with :class:`model.onnx_scorer.OnnxScorer` (no torch needed there).
 
 ``int8=True`` applies ONNX Runtime's dynamic quantization to the weights of every MatMul / Gemm (the ViT's and
 the adapter's linear layers; convolutions stay float), per output channel. It is an opt-in trade of a little
@@ -40,7 +42,7 @@ from torch import nn
 
 from .configs import LodaConfig
 from .constants import DEFAULT_OPSET
-from .onnx_scorer import INPUT_NAME, METADATA_KEY, OUTPUT_NAME, SUFFIX
+from .onnx_scorer import DETAIL_NAME, EMBEDDING_NAME, INPUT_NAME, METADATA_KEY, OUTPUT_NAME, SUFFIX
 from .profiles import FORMAT, Profile, ProfileError, build_metadata
 
 if TYPE_CHECKING:
@@ -229,6 +231,20 @@ def restore_modules(swapped: list[tuple[nn.Module, str, nn.Module]]) -> None:
         setattr(parent, attr, original)
 
 
+class _AllOutputs(nn.Module):
+    """The graph's three outputs (:meth:`LoDa.forward_all`) as one module for the exporter."""
+
+    def __init__(self, model: LoDa) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.model.forward_all(x)
+
+
+_OUTPUTS = [OUTPUT_NAME, DETAIL_NAME, EMBEDDING_NAME]
+
+
 def _torch_export(model: LoDa, example: torch.Tensor, path: Path, opset: int) -> None:
     with warnings.catch_warnings():
         # the tracer's notes on Python scalars in timm / F.normalize, and the exporter's own deprecation notice
@@ -238,12 +254,12 @@ def _torch_export(model: LoDa, example: torch.Tensor, path: Path, opset: int) ->
         warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")  # ViT's CLS-token slice
         try:
             torch.onnx.export(
-                model,
+                _AllOutputs(model).eval(),  # a new module starts in training mode
                 (example,),
                 str(path),
                 input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                output_names=_OUTPUTS,
+                dynamic_axes={name: {0: "batch"} for name in [INPUT_NAME, *_OUTPUTS]},
                 opset_version=opset,
                 do_constant_folding=True,
                 dynamo=False,
@@ -259,12 +275,14 @@ def _verify(model: LoDa, path: Path, size: int, *, atol: float) -> float:
 
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
-        ref = model(x.to(next(model.parameters()).device)).float().cpu().numpy()
+        refs = [t.float().cpu().numpy() for t in model.forward_all(x.to(next(model.parameters()).device))]
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (out,) = session.run(None, {INPUT_NAME: x.numpy()})
-    if out.shape != ref.shape:
-        raise OnnxExportError(f"the exported graph returns shape {out.shape} for a batch of 1, torch {ref.shape}")
-    diff = float(np.max(np.abs(out - ref)))
+    outs = session.run(None, {INPUT_NAME: x.numpy()})
+    diff = 0.0
+    for name, out, ref in zip(_OUTPUTS, outs, refs, strict=True):
+        if out.shape != ref.shape:
+            raise OnnxExportError(f"the exported {name} has shape {out.shape} for a batch of 1, torch {ref.shape}")
+        diff = max(diff, float(np.max(np.abs(out - ref))))
     if not diff <= atol:
         raise OnnxExportError(f"the exported graph disagrees with torch by {diff:.2e} (tolerance {atol:.0e})")
     return diff

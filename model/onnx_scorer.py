@@ -34,8 +34,15 @@ log = logging.getLogger(__name__)
 METADATA_KEY = "loda"  # the ONNX metadata_props key holding the profile JSON
 INPUT_NAME = "crops"  # float32 (N, 3, S, S), RGB in [0, 1]
 OUTPUT_NAME = "score"  # float32 (N,), raw (uncalibrated) network output
+DETAIL_NAME = "detail"  # float32 (N,), raw detail score (exports since session 15; older files lack it)
+EMBEDDING_NAME = "embedding"  # float32 (N, C), the features that group bursts (idem)
 SUFFIX = ".onnx"
 TIMEOUT_ENV = "LODA_BATCH_TIMEOUT"
+ARENA_ENV = "LODA_ORT_ARENA"  # "1" / "0": ONNX Runtime's CPU memory arena on / off (see OnnxScorer)
+# Crops per ONNX Runtime run on a CPU, whatever the batch setting: on 2 cores, batches of 8 crops scored 24-MP photos
+# end to end 1.15x as fast as 32 and peaked at 245 MB of RSS instead of 825 (docs/performance.md). A GPU keeps the
+# setting's batch.
+CPU_BATCH = 8
 # Seconds one batch may take: the paper's ViT-B model runs a batch of 32 crops in about 9 s on two CPU cores
 # (docs/performance.md: 0.245 photos/s at 15 crops), so 300 s only ever stops a graph that does not end.
 DEFAULT_TIMEOUT = 300.0
@@ -196,6 +203,29 @@ def _provider_options(provider: str, batch_size: int, crop_size: int) -> dict[st
     return {}
 
 
+# --- threads on a CPU --------------------------------------------------------------------------------------
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the system has one, e.g. in a container)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def cpu_threads(cores: int | None = None) -> tuple[int, int]:
+    """``(inference threads, decoding threads)`` for scoring on ``cores`` CPU cores (default: :func:`usable_cores`),
+    chosen together so that they add up to the cores and share them as the two stages share the work: a 24-MP
+    JPEG took 52 ms to decode and crop and 80 ms of network at 5 crops (one thread each, docs/performance.md), so
+    40 % of the cores (at least one) decode and the rest run the network: 2 cores 1 + 1, 4 cores 2 + 2, 8 cores
+    5 + 3. Threads beyond the cores only wait for each other: on 2 cores, 2 inference threads next to 1 or 2
+    decoding threads were 0.76x as fast end to end as 1 + 1 (``loda bench --threads 1 2 --decode-workers 1 2``).
+    Only 2 cores were measured."""
+    cores = usable_cores() if cores is None else max(1, cores)
+    decode = max(1, round(0.4 * cores))
+    return max(1, cores - decode), decode
+
+
 # --- the scorer --------------------------------------------------------------------------------------------
 
 
@@ -203,7 +233,10 @@ class OnnxScorer(BaseScorer):
     """ONNX Runtime backend for an exported LoDa ``.onnx`` file; same API and scores as the torch scorer.
 
     Preprocessing and calibration come from the metadata inside the file (``profile`` may be passed when it
-    was read already). ``threads`` > 0 sets ONNX Runtime's intra-op thread count.
+    was read already). ``threads`` > 0 sets ONNX Runtime's intra-op thread count; 0 on a CPU takes
+    :func:`cpu_threads`' split of the cores between inference and decoding (decoding threads only when
+    ``decode_workers`` is not given). On a CPU a batch is at most :data:`CPU_BATCH` crops; the CPU memory arena
+    stays on (``$LODA_ORT_ARENA=0`` turns it off: 100 MB less at batch 32, and 0.8x the speed).
 
     The file is untrusted: each batch must finish within ``timeout`` seconds (default ``$LODA_BATCH_TIMEOUT`` or
     :data:`DEFAULT_TIMEOUT`), else it is stopped (``RunOptions.terminate``) and the run ends with a
@@ -241,8 +274,18 @@ class OnnxScorer(BaseScorer):
         requested = list(providers) if providers else select_providers(device, available)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        cpu_only = requested == [CPU]
+        if threads <= 0 and cpu_only:
+            threads, workers = cpu_threads()
+            if not decode_workers_given:
+                self.decode_workers = workers
+        if cpu_only:
+            self.batch_size = min(self.batch_size, CPU_BATCH)
         if threads > 0:
             options.intra_op_num_threads = threads
+        arena = os.environ.get(ARENA_ENV, "").strip()
+        if arena in ("0", "1"):
+            options.enable_cpu_mem_arena = arena == "1"
         self.threads = threads
         self._error = ""
         self.session = self._open_session(ort, options, requested)
@@ -297,10 +340,20 @@ class OnnxScorer(BaseScorer):
         return f"onnxruntime {_SHORT.get(self.provider, self.provider)}{' INT8' if self.int8 else ''}"
 
     def _forward(self, crops: np.ndarray) -> np.ndarray:
+        return self._forward_all(crops)[0]
+
+    def _forward_all(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         x = crops.astype(np.float32) / np.float32(255.0)  # exactly what TorchScorer feeds the network
-        return self._run(x)
+        outs = self._run_all(x)
+        if len(outs) >= 3:
+            return np.asarray(outs[0]), np.asarray(outs[1]), np.asarray(outs[2])
+        score = np.asarray(outs[0])  # an export from before the detail and embedding outputs
+        return score, score, None
 
     def _run(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self._run_all(x)[0])
+
+    def _run_all(self, x: np.ndarray) -> list[Any]:
         """One ``session.run`` in a worker thread, stopped with ``RunOptions.terminate`` after :attr:`timeout`
         seconds: a graph that never ends (an endless ``Loop``) becomes a :class:`ScorerError`, not a hung app."""
         import onnxruntime as ort
@@ -329,7 +382,7 @@ class OnnxScorer(BaseScorer):
         if "error" in outcome:
             first = (str(outcome["error"]).strip().splitlines() or ["?"])[0][:300]
             raise ScorerError(f"{self.model_path.name}: ONNX Runtime failed on a batch: {first}")
-        return np.asarray(outcome["out"][0])
+        return list(outcome["out"])
 
     def _probe(self) -> None:
         """Run two different inputs once at load: the output must be one finite number per crop, and differ.
@@ -355,6 +408,8 @@ class OnnxScorer(BaseScorer):
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "DETAIL_NAME",
+    "EMBEDDING_NAME",
     "INPUT_NAME",
     "METADATA_KEY",
     "OUTPUT_NAME",

@@ -39,10 +39,12 @@ import io
 import math
 import re
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 # File extensions (lowercase, no dot) of the photos this module decodes. HEIF and RAW need optional packages;
 # without them such a file still gets a clear reason instead of being silently skipped.
@@ -181,6 +183,10 @@ def open_image(source: ImageSource, short_side: int | None = None) -> Image.Imag
         image = _from_array(source)
         _check_pixels(image.size)
         return to_rgb(image)
+    if short_side is None:
+        fast = _whole_jpeg(source)
+        if fast is not None:
+            return fast
     path: Path | None = None
     if isinstance(source, bytes):
         fp: io.BytesIO | Path = io.BytesIO(source)
@@ -223,6 +229,33 @@ def open_image(source: ImageSource, short_side: int | None = None) -> Image.Imag
         if "truncated" in text.lower() or isinstance(exc, EOFError):
             raise ImageDecodeError(f"the image file is truncated or damaged ({text})") from None
         raise ImageDecodeError(f"the image cannot be decoded ({text})") from None
+
+
+def _whole_jpeg(source: str | Path | bytes) -> Image.Image | None:
+    """A whole JPEG through simplejpeg (:mod:`model.jpeg`, faster than Pillow at full size: 71 against 110 ms for
+    24 MP), upright and RGB, after the pixel check on its header; None leaves it to Pillow (not a JPEG, CMYK,
+    damaged: Pillow words the error, simplejpeg missing, the file unreadable)."""
+    from . import jpeg
+
+    if not jpeg.available() or (
+        not isinstance(source, bytes) and Path(source).suffix[1:].lower() not in ("jpg", "jpeg")
+    ):
+        return None
+    try:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        import simplejpeg
+
+        if not simplejpeg.is_jpeg(data):
+            return None
+        height, width = simplejpeg.decode_jpeg_header(data)[:2]
+        _check_pixels((width, height))
+        img = jpeg.decode_jpeg(data)
+    except (OSError, ValueError):
+        return None
+    if img is None:
+        return None
+    ImageOps.exif_transpose(img, in_place=True)  # no copy of 24 MP when it is upright already
+    return to_rgb(img)
 
 
 def _from_array(arr: np.ndarray) -> Image.Image:
@@ -330,6 +363,105 @@ def train_crops(img: Image.Image, n: int, size: int, rng: np.random.Generator) -
             crop = crop[::-1, :]
         out.append(_chw(crop))
     return np.stack(out)
+
+
+# -- detail crops: the photo at the camera's resolution --------------------------------------------------------
+#
+# The global view above shrinks a 24-MP frame about 10 times: a missed focus of 1-1.5 px, a 5-px shake or grain
+# at 100 % disappear in it. Detail crops are taken from the decoded photo itself (no resize), where the frame has
+# content worth judging. Where: the photo is cut into a grid of crop-sized tiles (centred, so that frames of the
+# same size share the same tiles, which lets a burst compare like with like); each tile is weighed by the edge
+# energy of its footprint in a guide image: the photo reduced about to a 768-px short side (at least halved) and
+# blurred by 1 px (there grain and a 1-px blur are invisible, so the choice does not change between a sharp and a
+# spoiled copy of a frame, while flat sky and a soft out-of-focus background weigh little), times a mild centre
+# weight (1 at the centre, 0.75 at a corner: the subject is more often central); the heaviest tiles are taken,
+# never two neighbours while others are left.
+
+DETAIL_MIN_SCALE = 1.5  # detail crops only when the photo is at least this many times the global view
+
+
+def wants_detail(size: tuple[int, int], short_side: int, crop: int) -> bool:
+    """Whether a photo of ``size`` gets detail crops: it must be clearly larger than its global view."""
+    return min(size) >= max(DETAIL_MIN_SCALE * short_side, crop)
+
+
+def detail_boxes(
+    img: Image.Image, k: int, crop: int, reduced: tuple[Image.Image, int] | None = None
+) -> list[tuple[int, int, int]]:
+    """``k`` (x, y, crop) squares in ``img``'s pixels, chosen as the section above describes, heaviest first.
+    ``reduced``: ``img`` already reduced by an integer factor, and that factor (saves reducing it again)."""
+    width, height = img.size
+    cols, rows = width // crop, height // crop
+    if k < 1 or cols < 1 or rows < 1:
+        return []
+    x0, y0 = (width - cols * crop) // 2, (height - rows * crop) // 2
+    factor = max(2, round(min(width, height) / 768))
+    source, done = reduced or (img, 1)
+    step = max(1, round(factor / done))
+    guide = (source.reduce(step) if step > 1 else source).convert("L").filter(ImageFilter.GaussianBlur(1.0))
+    gray = np.asarray(guide, dtype=np.float32)
+    energy = np.zeros_like(gray)
+    energy[:, 1:] += np.abs(np.diff(gray, axis=1))
+    energy[1:, :] += np.abs(np.diff(gray, axis=0))
+    integral = np.pad(energy.cumsum(0, dtype=np.float64).cumsum(1), ((1, 0), (1, 0)))
+    sx, sy = guide.width / width, guide.height / height
+    weights = np.zeros((rows, cols))
+    for r in range(rows):
+        for c in range(cols):
+            left, top = x0 + c * crop, y0 + r * crop
+            a, b = int(top * sy), max(int(top * sy) + 1, int((top + crop) * sy))
+            e, f = int(left * sx), max(int(left * sx) + 1, int((left + crop) * sx))
+            total = integral[b, f] - integral[a, f] - integral[b, e] + integral[a, e]
+            cy, cx = (top + crop / 2) / height - 0.5, (left + crop / 2) / width - 0.5
+            weights[r, c] = total / ((b - a) * (f - e)) * (1.0 - 0.5 * (cx * cx + cy * cy))
+    order = sorted((-weights[r, c], r, c) for r in range(rows) for c in range(cols))
+    chosen: list[tuple[int, int]] = []
+    for spaced in (True, False):
+        for _, r, c in order:
+            if len(chosen) == k:
+                break
+            near = any(abs(r - r2) <= 1 and abs(c - c2) <= 1 for r2, c2 in chosen)
+            if (r, c) not in chosen and not (spaced and near):
+                chosen.append((r, c))
+    return [(x0 + c * crop, y0 + r * crop, crop) for r, c in chosen]
+
+
+def crops_at(img: Image.Image, boxes: Sequence[tuple[int, int, int]]) -> np.ndarray:
+    """(len(boxes), 3, S, S) uint8 crops of ``img`` at (x, y, S) boxes, which must lie inside it."""
+    for x, y, s in boxes:
+        if x < 0 or y < 0 or x + s > img.width or y + s > img.height or s < 1:
+            raise ImageDecodeError(f"the region {s}x{s} at ({x}, {y}) is outside the {img.width}x{img.height} photo")
+    return np.stack([_chw(np.asarray(img.crop((x, y, x + s, y + s)))) for x, y, s in boxes])
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One photo ready for the network: ``n_global`` crops of the global view, then one per detail box."""
+
+    crops: np.ndarray
+    n_global: int
+    boxes: tuple[tuple[int, int, int], ...] = ()
+    width: int = 0
+    height: int = 0
+
+
+def prepare_multiscale(
+    source: ImageSource, *, short_side: int = 384, size: int = 224, k: int = 15, detail: int = 0
+) -> Prepared:
+    """The global view's ``k`` crops (as :func:`prepare_inference`) and, for a photo large enough
+    (:func:`wants_detail`), ``detail`` crops at its own resolution (:func:`detail_boxes`). With detail crops asked
+    for, the photo is decoded whole and the view made from it (one decode serves both)."""
+    img = open_image(source, short_side=None if detail > 0 else short_side)
+    if not (detail > 0 and wants_detail(img.size, short_side, size)):
+        return Prepared(inference_crops(resize_short_side(img, short_side), k, size), k, (), img.width, img.height)
+    # one reduce() serves the global view and the boxes' guide: what resize()'s reducing_gap would do anyway
+    factor = max(1, min(img.size) // (2 * short_side))
+    reduced = img.reduce(factor) if factor > 1 else img
+    crops = inference_crops(resize_short_side(reduced, short_side), k, size)
+    boxes = detail_boxes(img, detail, size, (reduced, factor))
+    if boxes:
+        crops = np.concatenate([crops, crops_at(img, boxes)])
+    return Prepared(crops, k, tuple(boxes), img.width, img.height)
 
 
 def load_for_model(source: ImageSource, short_side: int) -> Image.Image:

@@ -7,6 +7,14 @@ into its score and spread, and turning undecodable images into per-image errors.
 
 The reported score is ``scale * raw + offset`` with the calibration stored in the profile; ``spread`` is the
 standard deviation of the calibrated crop scores.
+
+**Two scales.** ``crops`` crops of the global view (short side 384, the paper's protocol) give ``global_score``.
+With ``detail_crops`` > 0, a photo clearly larger than that view (:func:`model.preprocess.wants_detail`) also gets
+that many crops at its own resolution where it has content (:func:`model.preprocess.detail_boxes`), scored by the
+network's detail output (:meth:`model.loda.LoDa.forward_all`); their mean is ``detail``, and the score the app
+sorts by is ``(1 - detail_weight) * global_score + detail_weight * detail`` (``detail_weight`` 0.5: the two
+views count alike; a photo without detail crops keeps its global score). Every crop also gives the network's
+embedding; their mean over the global crops, as a unit vector, groups the frames of a burst.
 """
 
 from __future__ import annotations
@@ -15,13 +23,13 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .preprocess import ImageDecodeError, ImageSource, prepare_inference
+from .preprocess import ImageDecodeError, ImageSource, Prepared, crops_at, open_image, prepare_multiscale
 
 if TYPE_CHECKING:
     from .loda import LoDa
@@ -31,14 +39,32 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Region:
+    """A detail crop: an (x, y) top-left corner and side in the photo's pixels after EXIF orientation, and its
+    calibrated detail score."""
+
+    x: int
+    y: int
+    size: int
+    score: float
+
+
+@dataclass(frozen=True)
 class ImageScore:
-    """The result for one image: a score and its spread over crops, or the reason it has none."""
+    """The result for one image: a score and its spread over crops, or the reason it has none. ``score`` combines
+    ``global_score`` and ``detail`` (module docstring); ``embedding`` is a float16 little-endian unit vector."""
 
     source: str
     score: float | None = None
     spread: float | None = None
     error: str | None = None
     error_kind: str = "decode"  # with an error: "missing", "unreadable", "decode" (see error_kind()) or "model"
+    global_score: float | None = None
+    detail: float | None = None
+    regions: tuple[Region, ...] = ()
+    width: int | None = None
+    height: int | None = None
+    embedding: bytes | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -82,6 +108,8 @@ class BaseScorer:
         batch_size: int = 32,
         calibration: tuple[float, float] = (1.0, 0.0),
         decode_workers: int = 2,
+        detail_crops: int = 0,
+        detail_weight: float = 0.5,
     ) -> None:
         if crops < 1:
             raise ValueError(f"crops must be at least 1, got {crops}")
@@ -93,18 +121,37 @@ class BaseScorer:
         self.batch_size = batch_size
         self.calibration = (float(calibration[0]), float(calibration[1]))
         self.decode_workers = max(1, decode_workers)
+        self.detail_crops = max(0, int(detail_crops))
+        self.detail_weight = float(detail_weight)
 
     # -- to implement ---------------------------------------------------------------------------------------
     def _forward(self, crops: np.ndarray) -> np.ndarray:
         """Raw network outputs, shape (n,), for uint8 crops of shape (n, 3, S, S)."""
         raise NotImplementedError
 
+    def _forward_all(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Raw scores (n,), raw detail scores (n,) and embeddings (n, C) or None. A backend with one output
+        scores detail crops with it."""
+        out = self._forward(crops)
+        return out, out, None
+
     def describe(self) -> str:
         return self.backend
 
     # -- public ---------------------------------------------------------------------------------------------
-    def prepare(self, source: ImageSource) -> np.ndarray:
-        return prepare_inference(source, short_side=self.short_side, size=self.crop_size, k=self.crops)
+    def prepare(self, source: ImageSource) -> Prepared:
+        return prepare_multiscale(
+            source, short_side=self.short_side, size=self.crop_size, k=self.crops, detail=self.detail_crops
+        )
+
+    def score_regions(self, source: ImageSource, boxes: Sequence[tuple[int, int, int]]) -> list[float]:
+        """Calibrated detail scores of ``source`` at (x, y, size) boxes in its pixels (after EXIF orientation):
+        what a burst's frames are compared on, position for position. Raises ImageDecodeError."""
+        if not boxes:
+            return []
+        crops = crops_at(open_image(source), boxes)
+        a, b = self.calibration
+        return [float(a * v + b) for v in self._checked_forward_all(crops)[1]]
 
     def score(self, sources: Sequence[ImageSource]) -> list[ImageScore]:
         """One :class:`ImageScore` per source, in input order."""
@@ -126,8 +173,8 @@ class BaseScorer:
         """
         window = prefetch or max(4, 2 * -(-self.batch_size // self.crops))
         pool = ThreadPoolExecutor(self.decode_workers, thread_name_prefix="loda-decode")
-        pending: deque[tuple[int, ImageSource, Future[np.ndarray]]] = deque()
-        queue: list[tuple[int, str, np.ndarray]] = []  # decoded images whose crops are not scored yet
+        pending: deque[tuple[int, ImageSource, Future[Prepared]]] = deque()
+        queue: list[tuple[int, str, Prepared]] = []  # decoded images whose crops are not scored yet
         iterator = enumerate(sources)
 
         def submit_next() -> None:
@@ -142,7 +189,7 @@ class BaseScorer:
                 i, src, fut = pending.popleft()
                 submit_next()
                 try:
-                    crops = fut.result()
+                    prepared = fut.result()
                 except ImageDecodeError as exc:
                     yield i, ImageScore(_describe(src, i), error=str(exc), error_kind=error_kind(exc))
                     continue
@@ -151,8 +198,8 @@ class BaseScorer:
                     message = f"cannot prepare the image: {reason}"
                     yield i, ImageScore(_describe(src, i), error=message, error_kind=error_kind(exc))
                     continue
-                queue.append((i, _describe(src, i), crops))
-                if sum(len(c) for _, _, c in queue) >= self.batch_size:
+                queue.append((i, _describe(src, i), prepared))
+                if sum(len(p.crops) for _, _, p in queue) >= self.batch_size:
                     yield from self._drain(queue, final=False)
             yield from self._drain(queue, final=True)
         finally:
@@ -160,45 +207,97 @@ class BaseScorer:
                 fut.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _drain(self, queue: list[tuple[int, str, np.ndarray]], *, final: bool) -> Iterator[tuple[int, ImageScore]]:
+    def _drain(self, queue: list[tuple[int, str, Prepared]], *, final: bool) -> Iterator[tuple[int, ImageScore]]:
         """Run full batches from the queue (and the remainder when ``final``); yield images that completed."""
         while queue:
-            total = sum(len(c) for _, _, c in queue)
+            total = sum(len(p.crops) for _, _, p in queue)
             if total < self.batch_size and not final:
                 return
             # Take whole images while they fit; split an image across batches only when it alone is too big.
             take, n = 0, 0
-            while take < len(queue) and n + len(queue[take][2]) <= self.batch_size:
-                n += len(queue[take][2])
+            while take < len(queue) and n + len(queue[take][2].crops) <= self.batch_size:
+                n += len(queue[take][2].crops)
                 take += 1
             if take == 0:
-                take, n = 1, len(queue[0][2])
+                take, n = 1, len(queue[0][2].crops)
             batch = queue[:take]
             del queue[:take]
-            crops = np.concatenate([c for _, _, c in batch]) if take > 1 else batch[0][2]
-            raw = np.concatenate(
-                [self._checked_forward(crops[s : s + self.batch_size]) for s in range(0, len(crops), self.batch_size)]
-            )
-            a, b = self.calibration
+            crops = np.concatenate([p.crops for _, _, p in batch]) if take > 1 else batch[0][2].crops
+            parts = [
+                self._checked_forward_all(crops[s : s + self.batch_size]) for s in range(0, len(crops), self.batch_size)
+            ]
+            raw = np.concatenate([p[0] for p in parts])
+            raw_detail = np.concatenate([p[1] for p in parts])
+            embeds = None if any(p[2] is None for p in parts) else np.concatenate([p[2] for p in parts])
             offset = 0
-            for i, name, c in batch:
-                scores = a * raw[offset : offset + len(c)] + b
-                offset += len(c)
-                if not np.isfinite(scores).all():  # one photo's NaN (an overflow, a damaged model) is its own error
-                    yield i, ImageScore(name, error="the model gave no finite score for this photo", error_kind="model")
-                    continue
-                yield i, ImageScore(name, score=float(scores.mean()), spread=float(scores.std()))
+            for i, name, prepared in batch:
+                end = offset + len(prepared.crops)
+                emb = None if embeds is None else embeds[offset : offset + prepared.n_global]
+                yield i, self._result(name, prepared, raw[offset:end], raw_detail[offset:end], emb)
+                offset = end
+
+    def _result(
+        self, name: str, prepared: Prepared, raw: np.ndarray, raw_detail: np.ndarray, emb: np.ndarray | None
+    ) -> ImageScore:
+        """One photo's :class:`ImageScore` from its crops' raw outputs (global crops first, then detail crops)."""
+        a, b = self.calibration
+        k = prepared.n_global
+        scores = a * raw[:k] + b
+        details = a * raw_detail[k:] + b
+        if not (np.isfinite(scores).all() and np.isfinite(details).all()):
+            # one photo's NaN (an overflow, a damaged model) is its own error
+            return ImageScore(name, error="the model gave no finite score for this photo", error_kind="model")
+        global_score = float(scores.mean())
+        detail = float(details.mean()) if len(details) else None
+        combined = (
+            global_score if detail is None else (1 - self.detail_weight) * global_score + self.detail_weight * detail
+        )
+        regions = tuple(Region(x, y, s, float(v)) for (x, y, s), v in zip(prepared.boxes, details, strict=True))
+        return ImageScore(
+            name,
+            score=combined,
+            spread=float(scores.std()),
+            global_score=global_score,
+            detail=detail,
+            regions=regions,
+            width=prepared.width or None,
+            height=prepared.height or None,
+            embedding=_unit_float16(emb),
+        )
+
+    def _checked_forward_all(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """:meth:`_forward_all`, each output checked like :meth:`_checked_forward`'s."""
+        score, detail, embed = self._forward_all(crops)
+        checked = (self._checked(score, len(crops)), self._checked(detail, len(crops)))
+        if embed is not None:
+            embed = np.asarray(embed, dtype=np.float32).reshape(len(crops), -1)
+        return checked[0], checked[1], embed
 
     def _checked_forward(self, crops: np.ndarray) -> np.ndarray:
         """:meth:`_forward`, its output checked: one number per crop (a model that answers with another shape is
         not a LoDa model, and the whole run stops with :class:`ScorerError`)."""
-        out = np.asarray(self._forward(crops))
-        if out.dtype.kind not in "fiu" or out.size != len(crops):
+        return self._checked(self._forward(crops), len(crops))
+
+    @staticmethod
+    def _checked(output: Any, n: int) -> np.ndarray:
+        out = np.asarray(output)
+        if out.dtype.kind not in "fiu" or out.size != n:
             raise ScorerError(
-                f"the model returned {out.dtype} output of shape {list(out.shape)} for {len(crops)} crops; a LoDa"
+                f"the model returned {out.dtype} output of shape {list(out.shape)} for {n} crops; a LoDa"
                 " model returns one score per crop (is this the right model file?)"
             )
         return out.astype(np.float64).reshape(-1)
+
+
+def _unit_float16(embeds: np.ndarray | None) -> bytes | None:
+    """The mean of a photo's crop embeddings as a float16 little-endian unit vector (None without any)."""
+    if embeds is None or not len(embeds):
+        return None
+    mean = embeds.astype(np.float64).mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    if not np.isfinite(norm) or norm == 0.0:
+        return None
+    return (mean / norm).astype("<f2").tobytes()
 
 
 class TorchScorer(BaseScorer):
@@ -238,6 +337,17 @@ class TorchScorer(BaseScorer):
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
             out = self.model(x)
         return out.float().cpu().numpy()
+
+    def _forward_all(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        if not hasattr(self.model, "forward_all"):  # a baseline network (trainer.baselines): one output
+            return super()._forward_all(crops)
+        import torch
+
+        x = torch.from_numpy(crops).to(self.device, non_blocking=True).float().div_(255.0)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+            outs = self.model.forward_all(x)
+        score, detail, embed = (t.float().cpu().numpy() for t in outs)
+        return score, detail, embed
 
 
 GPU_DECODE_WORKERS = 8
@@ -292,6 +402,7 @@ def torch_scorer_from_profile(
     crops: int | None = None,
     batch_size: int = 32,
     threads: int = 0,
+    detail_crops: int = 0,
     search_dirs: Iterable[Path] = (),
     vit_weights: Path | None = None,
     cnn_weights: Path | None = None,
@@ -310,4 +421,5 @@ def torch_scorer_from_profile(
         crops=crops or profile.config.test_crops,
         batch_size=batch_size,
         calibration=profile.calibration,
+        detail_crops=detail_crops,
     )

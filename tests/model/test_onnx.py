@@ -18,6 +18,8 @@ from model.onnx_export import OnnxExportError, export_onnx
 from model.onnx_scorer import (
     CPU,
     CUDA,
+    DETAIL_NAME,
+    EMBEDDING_NAME,
     INPUT_NAME,
     METADATA_KEY,
     OUTPUT_NAME,
@@ -83,7 +85,7 @@ def test_export_passes_checker_and_embeds_the_profile(tiny):
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto, full_check=True)
     assert [i.name for i in proto.graph.input] == [INPUT_NAME]
-    assert [o.name for o in proto.graph.output] == [OUTPUT_NAME]
+    assert [o.name for o in proto.graph.output] == [OUTPUT_NAME, DETAIL_NAME, EMBEDDING_NAME]
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     assert dims[0].dim_param and [d.dim_value for d in dims[1:]] == [3, 224, 224]  # dynamic batch axis
     assert proto.graph.output[0].type.tensor_type.shape.dim[0].dim_param
@@ -340,10 +342,11 @@ def test_provider_choice_tensorrt_then_cuda_then_cpu():
 
 
 def test_a_gpu_provider_gets_the_gpu_decoding_threads(tiny, monkeypatch):
+    from model.onnx_scorer import cpu_threads
     from model.scorer import default_decode_workers
 
     _, _, path = tiny
-    assert OnnxScorer(path, device="cpu").decode_workers == 2
+    assert OnnxScorer(path, device="cpu").decode_workers == cpu_threads()[1]  # tests/model/test_onnx_cpu.py
 
     class GpuSession:  # what ONNX Runtime gives when the CUDA provider starts
         def get_providers(self):

@@ -36,7 +36,7 @@ def test_score_is_the_mean_of_calibrated_crop_outputs(tiny_model, photos):
     import torch
 
     scorer = TorchScorer(tiny_model, device="cpu", crops=3, calibration=(10.0, 5.0))
-    crops = scorer.prepare(photos[0])
+    crops = scorer.prepare(photos[0]).crops
     with torch.no_grad():
         raw = tiny_model(torch.from_numpy(crops).float() / 255).numpy().astype(np.float64)
     result = scorer.score_one(photos[0])
