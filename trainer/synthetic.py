@@ -126,12 +126,13 @@ def prepare_pool(
     out_dir: Path,
     *,
     min_side: int = 400,
-    short_side: int = SHORT_SIDE,
+    short_side: int | None = SHORT_SIDE,
     exclude: Iterable[str] = (),
 ) -> list[Path]:
     """Collect pristine references from files and folders (JPEG/PNG/WebP, and WebPs carved from ``.rcc``
     bundles), keep photos whose short side is at least ``min_side``, downscale them to ``short_side`` (which
-    also hides the sources' own compression artefacts) and save them as PNG in ``out_dir``. ``exclude`` names
+    also hides the sources' own compression artefacts; ``None`` keeps the native size, for damage at the camera's
+    resolution) and save them as PNG in ``out_dir``. ``exclude`` names
     output stems to leave out (drawings, renders, duplicates found by looking at a first pass)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -144,8 +145,9 @@ def prepare_pool(
         if img.mode not in ("RGB", "L") or min(img.size) < min_side:
             return  # drawings with transparency, icons, small pictures
         img = img.convert("RGB")
-        scale = short_side / min(img.size)
-        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
+        if short_side is not None:
+            scale = short_side / min(img.size)
+            img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
         path = out_dir / f"{stem}.png"
         img.save(path)
         written.append(path)

@@ -1,6 +1,7 @@
 """The offline default model's pipeline (docs/default-model.md), one command a step: ``loda make-pool`` (pristine
 reference photos), ``make-synthetic`` (their damaged copies, labelled), ``pretrain-vit`` (the project's own ViT),
-``eval-synthetic`` (how well a trained model ranks them) and ``make-default`` (the self-contained bundled profile).
+``eval-synthetic`` (how well a trained model ranks them), ``make-default`` (the self-contained bundled profile) and
+``train-detail`` (its detail head, for crops at the camera's resolution).
 ``loda train`` sits between pretrain-vit and eval-synthetic (:mod:`trainer.cli`)."""
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def cmd_make_pool(args: argparse.Namespace) -> int:
             raise SyntheticError(f"cannot read the exclusion list {args.exclude}: {exc.strerror}") from None
         exclude = [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
     written = prepare_pool(
-        args.sources, args.out_dir, min_side=args.min_side, short_side=args.short_side, exclude=exclude
+        args.sources, args.out_dir, min_side=args.min_side, short_side=args.short_side or None, exclude=exclude
     )
     print(f"{len(written)} reference photos written to {args.out_dir}", file=sys.stderr)
     return 0
@@ -136,6 +137,29 @@ def cmd_make_default(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_detail(args: argparse.Namespace) -> int:
+    import json
+
+    from trainer.detail import train_detail
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    report = train_detail(
+        args.pool,
+        args.base,
+        args.out,
+        hidden=args.hidden,
+        steps=args.steps,
+        pair_weight=args.pair_weight,
+        workers=args.workers,
+        cache=args.cache,
+        progress=say,
+    )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "make-pool",
@@ -144,7 +168,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sources", nargs="+", type=Path, metavar="SRC", help="photo files, folders or .rcc bundles")
     p.add_argument("out_dir", type=Path, metavar="OUT_DIR")
     p.add_argument("--min-side", type=int, default=400, help="skip pictures whose short side is smaller (400)")
-    p.add_argument("--short-side", type=int, default=384, help="downscale to this short side (384)")
+    p.add_argument(
+        "--short-side", type=int, default=384, help="downscale to this short side (384; 0 keeps the native size)"
+    )
     p.add_argument("--exclude", type=Path, metavar="FILE", help="names (output stems) to leave out, one per line")
     p.set_defaults(func=cmd_make_pool)
 
@@ -226,3 +252,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", type=Path, required=True, help="the JSON loda eval-synthetic printed")
     p.add_argument("--name", default="loda-default", help="profile name (loda-default: the app's default)")
     p.set_defaults(func=cmd_make_default)
+
+    p = sub.add_parser(
+        "train-detail",
+        help="train the detail head (crops at the camera's resolution) of a profile on a native-size photo pool",
+    )
+    p.add_argument("pool", type=Path, metavar="POOL", help="loda make-pool --short-side 0 output (native sizes)")
+    p.add_argument("base", type=Path, metavar="PROFILE", help="the profile whose frozen network the head reads")
+    p.add_argument("out", type=Path, metavar="OUT", help="the profile to write (the base plus the head)")
+    p.add_argument("--hidden", type=int, default=64, help="the head's hidden width (64)")
+    p.add_argument("--steps", type=int, default=3000, help="full-batch training steps (3000)")
+    p.add_argument("--pair-weight", type=float, default=1.0, help="weight of the pair term (1.0)")
+    p.add_argument("--workers", type=int, default=1, help="processes that make the crops (1)")
+    p.add_argument("--cache", type=Path, help="an .npz that keeps the crops' labels and features between runs")
+    p.set_defaults(func=cmd_train_detail)
