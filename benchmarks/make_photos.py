@@ -10,23 +10,19 @@ the size does: decoding a 24-MP JPEG is what a GPU waits for (docs/performance.m
 from __future__ import annotations
 
 import argparse
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-DEMO = Path(__file__).resolve().parents[1] / "assets" / "demo"
+from loda_desktop.bench import make_photo  # noqa: E402  (the same photos as `loda bench` generates)
 
 
 def make_one(i: int, out: Path, size: tuple[int, int]) -> None:
-    demo = sorted(DEMO.glob("*.jpg"))
-    w, h = size
-    img = Image.open(demo[i % len(demo)]).convert("RGB").resize((w, h), Image.Resampling.BILINEAR)
-    rng = np.random.default_rng(i)
-    arr = np.asarray(img, dtype=np.int16) + rng.integers(-6, 7, size=(h, w, 1), dtype=np.int16)
-    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(out / f"p{i:04d}.jpg", quality=92)
+    make_photo(i, out, size)
 
 
 def main() -> None:

@@ -55,6 +55,7 @@ __all__ = [
     "ONNX_CACHE_VERSION",
     "PAPER_CONFIG",
     "SCORE_ONLY_ENV",
+    "SOURCE_KEY",
     "ProfileAdminError",
     "ProfileInfo",
     "activate",
@@ -75,9 +76,11 @@ __all__ = [
     "runnable",
     "save_active_model",
     "score_only",
+    "shipped_onnx_export",
     "trash_profile",
     "untrained_notice",
     "weights_digest",
+    "write_shipped_export",
 ]
 
 DEFAULT_MODEL = "default"
@@ -86,7 +89,10 @@ PAPER_CONFIG = "loda_vit_base_r50"  # preferred as the default once trained and 
 FALLBACK_CONFIG = "loda_tiny"  # random weights: what runs when no trained model is installed at all
 BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "assets" / "models"
 AUTO_ONNX_ENV = "LODA_AUTO_ONNX"  # "0": backend auto always uses torch (the tests set it; a user may too)
-ONNX_CACHE_VERSION = 1  # bump when the export changes what it writes
+# bump when the export changes what it writes (2: the detail and embedding outputs); an export made by another
+# version, cached or shipped, is not used
+ONNX_CACHE_VERSION = 2
+SOURCE_KEY = "loda_source"  # ONNX metadata_props key of a shipped export: what it was exported from (JSON)
 # Backend auto exports no bigger model: the default model (25 MB) runs 1.9x as fast with ONNX Runtime, the
 # paper's loda_vit_base_r50 (a 458 MB export, about 47 s to make) only 1.06-1.08x (docs/performance.md).
 AUTO_ONNX_MAX_BYTES = 100 * 2**20
@@ -227,13 +233,13 @@ def export_size_estimate(profile: Profile) -> int:
 EXPORT_TIMEOUT_S = 900  # the paper's ViT-B model exports in about 47 s here; a hung child is given up on
 
 
-def export_here(profile_path: str | os.PathLike[str], out: str | os.PathLike[str]) -> None:
+def export_here(profile_path: str | os.PathLike[str], out: str | os.PathLike[str], *, int8: bool = False) -> None:
     """Export the profile file ``profile_path`` to ``out`` in this process (imports torch)."""
     from model.onnx_export import export_onnx
     from model.profiles import load_model
 
     profile = resolve_model(os.fspath(profile_path))
-    export_onnx(load_model(profile, search_dirs=model_search_dirs()), profile, Path(out))
+    export_onnx(load_model(profile, search_dirs=model_search_dirs()), profile, Path(out), int8=int8)
 
 
 def _export_in_child(profile: Profile, out: Path) -> None:
@@ -258,17 +264,77 @@ def _export_in_child(profile: Profile, out: Path) -> None:
 
 
 def onnx_export_path(profile: Profile) -> Path:
-    """Where :func:`cached_onnx_export` keeps (or will keep) the export of the profile file ``profile``."""
+    """Where :func:`cached_onnx_export` finds (or will write) the export of the profile file ``profile``: the export
+    shipped beside it (:func:`shipped_onnx_export`) when there is a valid one, else a file in the user cache."""
     import hashlib
     from importlib.metadata import version
 
     if profile.path is None:
         raise ValueError(f"'{profile.name}' is a config, not a profile file")
+    shipped = shipped_onnx_export(profile)
+    if shipped is not None:
+        return shipped
     stat = profile.path.stat()
     ident = f"{profile.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{profile.key}|{version('torch')}"
     ident += f"|{version('timm')}|{ONNX_CACHE_VERSION}"  # package metadata: importing timm costs 2 s
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in profile.name)[:60] or "model"
     return cache_dir() / "onnx" / f"{safe}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.onnx"
+
+
+def _source_stamp(profile_path: Path) -> dict[str, Any]:
+    return {"sha256": file_digest(profile_path), "cache_version": ONNX_CACHE_VERSION}
+
+
+def shipped_onnx_export(profile: Profile) -> Path | None:
+    """The ONNX export shipped beside the profile file (``NAME.onnx`` next to ``NAME.safetensors``, as
+    ``packaging/build.py`` writes ``assets/models/loda-default.onnx``), or None. It is used only when its
+    :data:`SOURCE_KEY` metadata names this very file (its SHA-256, :func:`model.profiles.file_digest`) and this
+    export version (:data:`ONNX_CACHE_VERSION`): a profile changed since, or an export from an older app, is
+    ignored and the profile is exported into the cache as before. Reads the metadata only (no graph, no
+    onnxruntime); hashing the profile costs about 40 ms for the 25 MB default model, once per process."""
+    if profile.path is None or profile.path.suffix.lower() != SUFFIX:
+        return None
+    candidate = profile.path.with_suffix(".onnx")
+    if not candidate.is_file():
+        return None
+    import json
+
+    from model.onnx_scorer import read_onnx_metadata
+
+    try:
+        stamp = json.loads(read_onnx_metadata(candidate).get(SOURCE_KEY) or "null")
+        wanted = _source_stamp(profile.path)
+        valid = isinstance(stamp, dict) and {k: stamp.get(k) for k in wanted} == wanted
+    except (ProfileError, OSError, ValueError):
+        valid = False
+    return candidate if valid else None
+
+
+def write_shipped_export(profile: Profile) -> Path:
+    """Export the profile file ``profile`` (float32: its scores are the profile's) to ``NAME.onnx`` beside it and
+    stamp it with its source (:data:`SOURCE_KEY`), so that :func:`shipped_onnx_export` finds it: what
+    ``packaging/build.py`` does for the bundled default model. Imports torch and onnx; the file appears complete
+    and stamped, or not at all."""
+    import json
+
+    import onnx
+
+    if profile.path is None:
+        raise ValueError(f"'{profile.name}' is a config, not a profile file")
+    out = profile.path.with_suffix(".onnx")
+    work = out.with_name(f".{out.stem}.{os.getpid()}.export.onnx")
+    try:
+        export_here(profile.path, work)
+        proto = onnx.load(str(work))
+        for entry in [e for e in proto.metadata_props if e.key == SOURCE_KEY]:
+            proto.metadata_props.remove(entry)
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = SOURCE_KEY, json.dumps({**_source_stamp(profile.path), "file": profile.path.name})
+        onnx.save(proto, str(work))
+        os.replace(work, out)
+    finally:
+        work.unlink(missing_ok=True)
+    return out
 
 
 def cached_onnx_export(profile: Profile, max_bytes: int | None = None, *, in_child: bool = False) -> Path | None:

@@ -1,8 +1,9 @@
 """Build a one-folder LoDa Desktop app into ``dist/`` and check it: ``python packaging/build.py [--pro]``.
 
-1. exports the bundled default profile for ONNX Runtime (``assets/models/loda-default.onnx``, 25 MB, not in git)
-   with ``loda export-onnx``, unless an export newer than the profile is there already (the build environment
-   needs torch: the dev install);
+1. exports the bundled default profile for ONNX Runtime (``assets/models/loda-default.onnx``, 25 MB, not in git),
+   stamped with the profile's SHA-256, unless an export of this very profile is there already (the build
+   environment needs torch: the dev install). ``--export-only`` stops there: what a checkout (``pip install -e``)
+   runs once so that its first ``loda score`` or window need not export the model;
 2. runs PyInstaller on ``packaging/loda-desktop.spec`` (``LODA_BUNDLE=score`` or ``pro``);
 3. runs the result's ``loda --version`` and ``--selftest`` and ``loda-desktop --selftest`` in a clean environment
    (no virtual environment on PATH, a fresh HOME, Qt offscreen), as on a machine that never saw the project;
@@ -28,13 +29,23 @@ ONNX_DEFAULT = PROFILE.with_suffix(".onnx")
 SPEC = ROOT / "packaging" / "loda-desktop.spec"
 
 
-def export_default() -> None:
-    if ONNX_DEFAULT.is_file() and ONNX_DEFAULT.stat().st_mtime >= PROFILE.stat().st_mtime:
-        print(f"[build] {ONNX_DEFAULT.relative_to(ROOT)} is up to date")
-        return
+def export_default() -> Path:
+    """The bundled default model ready for ONNX Runtime: ``assets/models/loda-default.onnx``, exported and stamped
+    with the profile's SHA-256 (:func:`loda_desktop.model_store.write_shipped_export`) unless a valid one is there.
+    The app then never exports on a user's machine: the score-only app scores this file, and an app or a checkout
+    with torch finds it beside the profile (:func:`~loda_desktop.model_store.shipped_onnx_export`)."""
+    sys.path.insert(0, str(ROOT))
+    from loda_desktop.model_store import resolve_model, shipped_onnx_export, write_shipped_export
+
+    profile = resolve_model(str(PROFILE))
+    if shipped_onnx_export(profile) is not None:
+        print(f"[build] {ONNX_DEFAULT.relative_to(ROOT)} is up to date (made from this profile)")
+        return ONNX_DEFAULT
     print(f"[build] exporting {PROFILE.name} for ONNX Runtime")
-    command = [sys.executable, "-m", "loda_desktop.cli", "export-onnx", "--model", str(PROFILE)]
-    subprocess.run([*command, "--out", str(ONNX_DEFAULT)], check=True, cwd=ROOT)
+    started = time.perf_counter()
+    out = write_shipped_export(profile)
+    print(f"[build] wrote {out.relative_to(ROOT)} in {time.perf_counter() - started:.1f} s")
+    return out
 
 
 def pyinstaller(flavour: str, dist: Path, work: Path) -> None:
@@ -77,11 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pro", action="store_true", help="LoDa Desktop Pro: with torch (fine-tuning, CUDA)")
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
     parser.add_argument("--work", type=Path, default=ROOT / "build", help="PyInstaller's work folder (build/)")
+    parser.add_argument("--export-only", action="store_true", help="only export the default model (step 1)")
     args = parser.parse_args(argv)
     flavour = "pro" if args.pro else "score"
     started = time.perf_counter()
     try:
-        export_default()
+        try:
+            export_default()
+        except Exception as exc:  # an export that fails its check against torch, a damaged profile...
+            print(f"[build] FAILED: exporting {PROFILE.name}: {exc}")
+            return 1
+        if args.export_only:
+            return 0
         pyinstaller(flavour, args.dist, args.work)
         check_devnull()
         app = args.dist / ("loda-desktop-pro" if args.pro else "loda-desktop")

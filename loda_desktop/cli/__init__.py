@@ -3,7 +3,7 @@
 One module per command family declares its subcommands (``register``) and runs them:
 
 - :mod:`.models` ``models``; :mod:`.score` ``score``; :mod:`.export_onnx` ``export-onnx``;
-  :mod:`.finetune` ``finetune``; :mod:`.profiles` ``profiles``; :mod:`.xmp` ``xmp``;
+  :mod:`.finetune` ``finetune``; :mod:`.profiles` ``profiles``; :mod:`.xmp` ``xmp``; :mod:`.bench` ``bench``;
 - :mod:`.default_model` the offline default model's pipeline: ``make-pool``, ``make-synthetic``,
   ``pretrain-vit``, ``eval-synthetic``, ``make-default``;
 - ``train`` is declared and run by :mod:`trainer.cli` (also usable alone, under ``torchrun``).
@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import default_model, export_onnx, finetune, models, profiles, score, xmp
+from . import bench, default_model, export_onnx, finetune, models, profiles, score, xmp
 
 __all__ = ["PRO_ONLY_MODULES", "SelftestAction", "build_parser", "main"]
 
@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.register(sub)
     profiles.register(sub)
     xmp.register(sub)
+    bench.register(sub)
     return parser
 
 

@@ -19,7 +19,14 @@ import pytest
 
 from loda_desktop import __version__
 from loda_desktop.cli import main
-from loda_desktop.model_store import BUNDLED_MODELS, DEFAULT_PROFILE_NAME, SCORE_ONLY_ENV, resolve_model, score_only
+from loda_desktop.model_store import (
+    BUNDLED_MODELS,
+    DEFAULT_PROFILE_NAME,
+    SCORE_ONLY_ENV,
+    resolve_model,
+    score_only,
+    write_shipped_export,
+)
 from loda_desktop.selftest import DEMO_DIR, demo_photos, run_selftest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,13 +50,14 @@ BLOCK_TORCH = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory):
-    """A bundled-models folder as ``packaging/build.py`` makes it: the default profile and its ONNX export."""
+    """A bundled-models folder as ``packaging/build.py`` makes it: the default profile and its ONNX export, stamped
+    with the profile's digest (:func:`~loda_desktop.model_store.write_shipped_export`, what the build calls)."""
     folder = tmp_path_factory.mktemp("bundled")
     (folder / PROFILE.name).symlink_to(PROFILE)
     with pytest.MonkeyPatch.context() as mp:  # module scope runs before the autouse per-test isolation
         mp.setenv("LODA_HOME", str(folder.parent / "export-home"))
-        out = folder / f"{DEFAULT_PROFILE_NAME}.onnx"
-        assert main(["export-onnx", "--model", str(PROFILE), "--out", str(out)]) == 0
+        out = write_shipped_export(resolve_model(str(folder / PROFILE.name)))
+    assert out == folder / f"{DEFAULT_PROFILE_NAME}.onnx"
     return folder
 
 
@@ -89,6 +97,26 @@ def test_without_torch_loda_score_uses_the_bundled_onnx_default_and_matches_torc
     onnx_scores, torch_scores = read_scores(onnx_csv), read_scores(torch_csv)
     assert onnx_scores.keys() == torch_scores.keys() and len(onnx_scores) == len(demo_photos()) == 5
     assert max(abs(onnx_scores[p] - torch_scores[p]) for p in onnx_scores) <= PARITY_ATOL
+
+
+@pytest.mark.auto_onnx
+def test_with_torch_the_default_model_scores_with_the_shipped_export_without_exporting(bundled, monkeypatch):
+    """A checkout or the Pro app (torch installed), backend and device auto: the shipped export is found beside
+    the bundled profile; nobody waits for an export. Its scores are the torch scores (the test above)."""
+    from loda_desktop import model_store
+    from loda_desktop.engine import Engine
+    from loda_desktop.settings import Settings
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported, although the export was shipped")
+
+    monkeypatch.setenv("LODA_BUNDLED_MODELS", str(bundled))
+    monkeypatch.setattr(model_store, "export_here", no_export)
+    monkeypatch.setattr(model_store, "_export_in_child", no_export)
+    engine = Engine(Settings(device="cpu", crops=3))
+    assert engine.profile.path == bundled / PROFILE.name and not engine.prepares_onnx
+    assert engine.scorer.backend == "onnx" and engine.scorer.model_path == bundled / f"{DEFAULT_PROFILE_NAME}.onnx"
+    assert engine.score_paths(demo_photos()).scored == 5
 
 
 def test_score_only_default_resolves_to_the_onnx_export(bundled, monkeypatch):
