@@ -33,12 +33,13 @@ Every public method takes and returns plain Python values and dataclasses, never
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
 import stat
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,11 +54,14 @@ from loda_desktop.catalog_schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
     PathLike,
+    check_embedding,
     check_flag,
     check_label,
     check_model_key,
     check_number,
     check_rating,
+    check_regions,
+    check_side,
     db_chunks,
     path_from_db,
     path_key,
@@ -80,6 +84,7 @@ __all__ = [
     "EditRecord",
     "PathLike",
     "PhotoRecord",
+    "Region",
     "ScoreRecord",
     "path_key",
 ]
@@ -100,14 +105,25 @@ class PhotoRecord:
     capture_time: str | None  # ISO 8601
 
 
+Region = tuple[int, int, int, float]  # a detail crop: (x, y, size, score), in the photo's pixels after EXIF orientation
+
+
 @dataclass(frozen=True)
 class ScoreRecord:
-    score: float | None  # None when status == "error"
+    score: float | None  # None when status == "error"; the combined score (global and detail) the grid sorts by
     spread: float | None  # spread of the per-crop scores, when the scorer reports it
     status: str  # "ok" | "error"
     error: str | None
     model_key: str
     created: float = 0.0  # seconds since the epoch
+    global_score: float | None = None  # the paper's score: the 384-px view alone
+    detail: float | None = None  # mean over the native-resolution detail crops; None: too small for them
+    regions: tuple[Region, ...] = ()  # the detail crops with their scores
+    width: int | None = None  # the photo's size after EXIF orientation, when the scorer reported it
+    height: int | None = None
+    burst: int | None = None  # burst id (the smallest photo id of the burst); None: not in a burst of 2+
+    burst_rank: int | None = None  # 1 = the best frame of the burst
+    burst_tie: bool = False  # the best frame is within noise of the second (loda_desktop.bursts)
 
 
 def _stat_file(key: str) -> tuple[int, int] | None:
@@ -129,7 +145,10 @@ def _retry(key: str, status: str, kind: str | None, retry_errors: bool) -> bool:
 
 
 _PHOTO_COLUMNS = "p.path, p.size, p.mtime_ns, p.rating, p.flag, p.label, p.capture_time"
-_SCORE_COLUMNS = "s.score, s.spread, s.status, s.error, s.model_key, s.created"
+_SCORE_COLUMNS = (
+    "s.score, s.spread, s.status, s.error, s.model_key, s.created, s.global_score, s.detail, s.regions, s.width,"
+    " s.height, s.burst, s.burst_rank, s.burst_tie"
+)
 
 
 def _photo(row: Sequence[Any]) -> PhotoRecord:
@@ -139,7 +158,8 @@ def _photo(row: Sequence[Any]) -> PhotoRecord:
 def _score(row: Sequence[Any]) -> ScoreRecord | None:
     if row[2] is None:  # status is NOT NULL, so NULL means no score row (LEFT JOIN)
         return None
-    return ScoreRecord(row[0], row[1], row[2], row[3], row[4], row[5])
+    regions = tuple((int(x), int(y), int(size), float(v)) for x, y, size, v in json.loads(row[8])) if row[8] else ()
+    return ScoreRecord(*row[:8], regions, row[9], row[10], row[11], row[12], bool(row[13]))
 
 
 class Catalog(HistoryMixin):
@@ -293,22 +313,48 @@ class Catalog(HistoryMixin):
             raise KeyError(f"not in the catalog and not a readable file: {key}")
         return self._upsert(conn, key, *st)
 
-    def _put(self, path: PathLike, values: tuple[Any, ...]) -> None:
+    def _put(self, path: PathLike, values: tuple[Any, ...], parts: tuple[Any, ...] = (None,) * 6) -> None:
         key = path_key(path)
         with self._write() as conn:
             photo_id = self._photo_id(conn, key, add=True)
-            conn.execute(
+            conn.execute(  # a new score row: the photo's burst is decided again (loda_desktop.bursts)
                 "INSERT OR REPLACE INTO scores (photo_id, model_key, score, spread, status, error, error_kind, "
-                "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (photo_id, *values, time.time()),
+                "created, global_score, detail, regions, width, height, embedding) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (photo_id, *values, time.time(), *parts),
             )
 
-    def put_score(self, path: PathLike, model_key: str, score: float, spread: float | None = None) -> None:
-        """Store a score (committed before returning). An uncataloged existing file is cataloged first."""
+    def put_score(
+        self,
+        path: PathLike,
+        model_key: str,
+        score: float,
+        spread: float | None = None,
+        *,
+        global_score: float | None = None,
+        detail: float | None = None,
+        regions: Iterable[Any] | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        embedding: bytes | None = None,
+    ) -> None:
+        """Store a score (committed before returning). An uncataloged existing file is cataloged first.
+
+        ``score`` is the combined score; the keywords are the parts of a multi-scale score
+        (``model.scorer.ImageScore``): ``regions`` as ``(x, y, size, score)`` tuples or objects with those
+        attributes, ``embedding`` as float16 little-endian bytes. A new score clears the photo's burst fields."""
         check_model_key(model_key)
         score_f = check_number("score", score, optional=False)
         spread_f = check_number("spread", spread, optional=True)
-        self._put(path, (model_key, score_f, spread_f, "ok", None, None))
+        parts = (
+            check_number("global_score", global_score, optional=True),
+            check_number("detail", detail, optional=True),
+            check_regions(regions),
+            check_side("width", width),
+            check_side("height", height),
+            check_embedding(embedding),
+        )
+        self._put(path, (model_key, score_f, spread_f, "ok", None, None), parts)
 
     def put_error(self, path: PathLike, model_key: str, message: str, kind: str = "decode") -> None:
         """Record that ``path`` could not be scored with ``model_key`` and why (committed before returning).
@@ -354,7 +400,7 @@ class Catalog(HistoryMixin):
         key_arg = model_key  # None matches no score row: "s.model_key = NULL" is never true
 
         def convert(row: Sequence[Any]) -> tuple[PhotoRecord, ScoreRecord | None]:
-            return _photo(row[:7]), _score(row[7:])
+            return _photo(row[:7]), _score(row[7:])  # 7 photo columns, then the score's
 
         if paths is None:
             return [convert(r) for r in self._conn.execute(select + " ORDER BY p.path", (key_arg,))]
@@ -365,6 +411,59 @@ class Catalog(HistoryMixin):
             for r in self._conn.execute(f"{select} WHERE p.path IN ({marks})", (key_arg, *chunk)):
                 found[path_from_db(r[0])] = convert(r)
         return [found[k] for k in keys if k in found]
+
+    # -- bursts (loda_desktop.bursts) -----------------------------------------------------------------------
+
+    def _select_by_path(self, select: str, args: tuple[Any, ...], paths: Iterable[PathLike]) -> Iterator[tuple]:
+        """Rows of ``select`` (a query whose first column is ``p.path`` and whose WHERE clause ends with
+        ``p.path IN``) for the cataloged ``paths``, one ``IN (...)`` query per chunk."""
+        for chunk in db_chunks(unique_keys(paths)):
+            yield from self._conn.execute(f"{select} ({','.join('?' * len(chunk))})", (*args, *chunk))
+
+    def photo_ids(self, paths: Iterable[PathLike]) -> dict[str, int]:
+        """``{path: photo id}`` of the cataloged ``paths`` (the id stays with a photo that is moved or renamed)."""
+        rows = self._select_by_path("SELECT p.path, p.id FROM photos p WHERE p.path IN", (), paths)
+        return {path_from_db(path): int(photo_id) for path, photo_id in rows}
+
+    def embeddings(self, paths: Iterable[PathLike], model_key: str) -> dict[str, bytes]:
+        """``{path: embedding}`` of the ``paths`` whose score under ``model_key`` has one: float16 little-endian
+        bytes of a unit vector (``np.frombuffer(b, "<f2")``), the model's own features, for grouping bursts."""
+        select = (
+            "SELECT p.path, s.embedding FROM photos p JOIN scores s ON s.photo_id = p.id AND s.model_key = ?"
+            " WHERE s.embedding IS NOT NULL AND p.path IN"
+        )
+        return {path_from_db(path): bytes(blob) for path, blob in self._select_by_path(select, (model_key,), paths)}
+
+    def set_bursts(self, model_key: str, values: Mapping[PathLike, tuple[int | None, int | None, bool]]) -> int:
+        """Store each photo's ``(burst, burst_rank, burst_tie)`` under ``model_key`` in one transaction
+        (``(None, None, False)``: in no burst). Photos without a score row for ``model_key`` are left out;
+        returns how many rows were written."""
+        check_model_key(model_key)
+        rows = []
+        for path, (burst, rank, tie) in values.items():
+            where = path_to_db(path_key(path))
+            if burst is None:
+                rows.append((None, None, None, model_key, where))
+            else:
+                rows.append((int(burst), None if rank is None else int(rank), int(bool(tie)), model_key, where))
+        if not rows:
+            return 0
+        with self._write() as conn:
+            cur = conn.executemany(
+                "UPDATE scores SET burst = ?, burst_rank = ?, burst_tie = ? WHERE model_key = ? AND photo_id ="
+                " (SELECT id FROM photos WHERE path = ?)",
+                rows,
+            )
+        return int(cur.rowcount)
+
+    def burst_members(self, burst: int, model_key: str) -> list[tuple[Path, int | None, bool]]:
+        """The photos of burst ``burst`` under ``model_key``, best first: ``(path, burst_rank, burst_tie)``."""
+        query = (
+            "SELECT p.path, s.burst_rank, s.burst_tie FROM scores s JOIN photos p ON p.id = s.photo_id"
+            " WHERE s.model_key = ? AND s.burst = ? ORDER BY s.burst_rank IS NULL, s.burst_rank, p.path"
+        )
+        rows = self._conn.execute(query, (model_key, int(burst))).fetchall()
+        return [(Path(path_from_db(path)), rank, bool(tie)) for path, rank, tie in rows]
 
     def _update_many(self, column: str, value: Any, paths: Iterable[PathLike]) -> int:
         keys = unique_keys(paths)

@@ -8,7 +8,9 @@ bumps :data:`SCHEMA_VERSION`; old files upgrade when opened, a file from a newer
 
 from __future__ import annotations
 
+import json
 import math
+import operator
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,11 +29,14 @@ __all__ = [
     "SCORE_STATUSES",
     "PathLike",
     "check_edit_field",
+    "check_embedding",
     "check_flag",
     "check_label",
     "check_model_key",
     "check_number",
     "check_rating",
+    "check_regions",
+    "check_side",
     "db_chunks",
     "path_from_db",
     "path_key",
@@ -39,7 +44,7 @@ __all__ = [
     "unique_keys",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CHUNK = 500  # host parameters per IN (...) query; well below SQLite's limit
 PathLike = str | os.PathLike[str]
 FLAGS: tuple[str, ...] = ("pick", "reject")
@@ -172,8 +177,43 @@ def _rekey_real_paths(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE photos SET path = ? WHERE id = ?", (path_to_db(real), photo_id))
 
 
+# Version 4 (one version shared by every change of this release; append statements, never reorder them).
+_SCHEMA_V4 = [
+    # multi-scale scores (model.scorer.ImageScore): ``score`` is now the combined score the grid sorts by;
+    # ``global_score`` the paper's 384-px view alone, ``detail`` the mean over the native-resolution detail crops
+    # (NULL for a photo too small for them), ``regions`` those crops as JSON [[x, y, size, score], ...] in the
+    # photo's pixels after EXIF orientation, ``width`` / ``height`` that size
+    "ALTER TABLE scores ADD COLUMN global_score REAL NULL",
+    "ALTER TABLE scores ADD COLUMN detail REAL NULL",
+    "ALTER TABLE scores ADD COLUMN regions TEXT NULL",
+    "ALTER TABLE scores ADD COLUMN width INTEGER NULL",
+    "ALTER TABLE scores ADD COLUMN height INTEGER NULL",
+    # the model's own global features, a float16 little-endian unit vector, for grouping bursts
+    "ALTER TABLE scores ADD COLUMN embedding BLOB NULL",
+    # bursts (loda_desktop.bursts): the burst's id (the smallest photo id in it; NULL: not in a burst of 2+), the
+    # frame's rank in it (1 = best) and whether the best frame is within noise of the second (1) or not (0)
+    "ALTER TABLE scores ADD COLUMN burst INTEGER NULL",
+    "ALTER TABLE scores ADD COLUMN burst_rank INTEGER NULL",
+    "ALTER TABLE scores ADD COLUMN burst_tie INTEGER NULL",
+    "CREATE INDEX scores_burst ON scores(model_key, burst)",
+    # scores written before version 4 were the global view alone: that is their global score
+    "UPDATE scores SET global_score = score WHERE status = 'ok'",
+]
+
+
+def _create_v4(conn: sqlite3.Connection) -> None:
+    """Version 4: the parts of a multi-scale score and the bursts, as columns added in place."""
+    for statement in _SCHEMA_V4:
+        conn.execute(statement)
+
+
 # Schema migrations: MIGRATIONS[n] upgrades a catalog from user_version n to n + 1 inside one transaction.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _create_v2, 2: _create_v3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: _create_v1,
+    1: _create_v2,
+    2: _create_v3,
+    3: _create_v4,
+}
 
 
 def path_to_db(key: str) -> str | bytes:
@@ -284,3 +324,58 @@ def check_number(name: str, value: object, optional: bool) -> float | None:
     if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return number
+
+
+def check_regions(regions: object) -> str | None:
+    """The detail regions as ``scores.regions`` stores them (JSON ``[[x, y, size, score], ...]``), or None for no
+    regions. Each region is ``(x, y, size, score)`` (or an object with those attributes, as
+    ``model.scorer.Region``): integer pixels, ``x, y >= 0``, ``size >= 1``, a finite score."""
+    if regions is None:
+        return None
+    if isinstance(regions, (str, bytes)):
+        raise ValueError(f"regions must be a sequence of (x, y, size, score), got {type(regions).__name__}")
+    out = []
+    for region in regions:  # type: ignore[attr-defined]
+        if hasattr(region, "size") and hasattr(region, "score"):
+            region = (region.x, region.y, region.size, region.score)
+        try:
+            x, y, size, score = region
+        except (TypeError, ValueError):
+            raise ValueError(f"a region must be (x, y, size, score), got {region!r}") from None
+        box = [_check_int(name, v) for name, v in (("region x", x), ("region y", y), ("region size", size))]
+        if box[0] < 0 or box[1] < 0 or box[2] < 1:
+            raise ValueError(f"a region must have x, y >= 0 and size >= 1, got {region!r}")
+        out.append([*box, check_number("region score", score, optional=False)])
+    return json.dumps(out, separators=(",", ":")) if out else None
+
+
+def _check_int(name: str, value: object) -> int:
+    """An integer (a numpy integer too: a region from an array), never a bool or a float."""
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)  # type: ignore[arg-type]
+        except TypeError:
+            pass
+    raise ValueError(f"{name} must be an integer, got {value!r}")
+
+
+def check_side(name: str, value: object) -> int | None:
+    """A photo's width or height in pixels (a positive integer), or None when unknown."""
+    if value is None:
+        return None
+    side = _check_int(name, value)
+    if side < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return side
+
+
+def check_embedding(embedding: object) -> bytes | None:
+    """An embedding as ``scores.embedding`` stores it: float16 little-endian bytes (an even, non-zero length)."""
+    if embedding is None:
+        return None
+    if not isinstance(embedding, (bytes, bytearray, memoryview)):
+        raise ValueError(f"embedding must be bytes (float16 little-endian), got {type(embedding).__name__}")
+    data = bytes(embedding)
+    if not data or len(data) % 2:
+        raise ValueError(f"embedding must hold float16 values (an even number of bytes), got {len(data)} bytes")
+    return data

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from loda_desktop.catalog import ActionRecord, Catalog, EditRecord, PathLike
@@ -114,6 +114,14 @@ class Culling:
         """Give ``paths`` a colour label (None or blank clears). Returns the entry, None if nothing changed."""
         clean = label.strip() if isinstance(label, str) else label
         return self._record("label", paths, label, f"label {clean}" if clean else "label cleared")
+
+    def set_flags(self, values: Mapping[PathLike, str | None], description: str) -> EditRecord | None:
+        """Give each photo its own flag (``{path: "pick" | "reject" | None}``) in ONE history entry, so a single
+        Ctrl+Z undoes them all: keeping the best frame of a burst and rejecting the others
+        (:func:`loda_desktop.bursts.keep_best_of_burst`). Returns the entry, None if nothing changed."""
+        edit = self.catalog.record_edits("flag", values, description, keep=self.history_limit)
+        self._write_sidecars(edit.changes if edit is not None else [])
+        return edit
 
     def toggle_label(self, paths: Iterable[PathLike], label: str) -> EditRecord | None:
         """The label keys: clear ``label`` when every one of ``paths`` has it already, else set it on all.

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import model_store
-from .catalog import Catalog, path_key
+from .catalog import Catalog, ScoreRecord, path_key
 from .export import ExportRow, rank_rows, rows_from_records, with_capture_times
 from .model_store import (
     AUTO_ONNX_ENV,
@@ -42,7 +42,9 @@ from .settings import Settings
 from .storage_errors import StorageProblem, storage_problem
 
 if TYPE_CHECKING:
-    from model.scorer import BaseScorer
+    from model.scorer import BaseScorer, ImageScore
+
+    from .bursts import BurstSummary
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,11 @@ class EngineError(Exception):
 
 @dataclass(frozen=True)
 class PhotoResult:
-    """One photo's outcome: a score, or the reason it has none. ``cached`` when it came from the catalog."""
+    """One photo's outcome: a score, or the reason it has none. ``cached`` when it came from the catalog.
+
+    ``score`` is the combined score (global view and detail crops) the grid sorts by; the other parts are those of
+    ``model.scorer.ImageScore`` (``regions`` as ``(x, y, size, score)`` tuples). A cached result has no
+    ``embedding`` (:meth:`Catalog.embeddings` reads them)."""
 
     path: Path
     score: float | None
@@ -63,6 +69,12 @@ class PhotoResult:
     status: str  # "ok" | "error"
     error: str | None = None
     cached: bool = False
+    global_score: float | None = None
+    detail: float | None = None
+    regions: tuple[tuple[int, int, int, float], ...] = ()
+    width: int | None = None
+    height: int | None = None
+    embedding: bytes | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -151,12 +163,14 @@ class Engine:
     @property
     def model_key(self) -> str:
         """Catalog key of this engine's scores: the profile's identity, the SHA-256 of its weights (so a tampered
-        copy that keeps the name and creation stamp neither reuses nor replaces the real model's scores) and the
-        crop count."""
+        copy that keeps the name and creation stamp neither reuses nor replaces the real model's scores), the
+        crop count and the detail-crop count (left out when detail crops are off: the score is then the global
+        view's, as catalogs made before detail crops hold it)."""
         if self._weights is None:
             digest = weights_digest(self.profile)
             self._weights = f"|sha256={digest[:16]}" if digest else ""
-        return f"{self.profile.key}{self._weights}|crops={self.settings.crops}"
+        detail = f"|detail={self.settings.detail_crops}" if self.settings.detail_crops else ""
+        return f"{self.profile.key}{self._weights}|crops={self.settings.crops}{detail}"
 
     @property
     def notice(self) -> str | None:
@@ -210,6 +224,7 @@ class Engine:
             self.profile,
             device=s.device,
             crops=s.crops,
+            detail_crops=s.detail_crops,
             batch_size=s.batch_size,
             threads=s.threads,
             search_dirs=model_search_dirs(),
@@ -265,6 +280,7 @@ class Engine:
                 device="cpu",
                 threads=s.threads,
                 crops=s.crops,
+                detail_crops=s.detail_crops,
                 batch_size=s.batch_size,
             )
         except Exception as exc:  # any export or runtime problem: torch still scores correctly
@@ -288,7 +304,13 @@ class Engine:
         started = time.perf_counter()
         try:
             scorer = OnnxScorer(
-                path, profile=self.profile, device=s.device, threads=s.threads, crops=s.crops, batch_size=s.batch_size
+                path,
+                profile=self.profile,
+                device=s.device,
+                threads=s.threads,
+                crops=s.crops,
+                detail_crops=s.detail_crops,
+                batch_size=s.batch_size,
             )
         except ImportError as exc:
             raise EngineError(f"the ONNX backend needs the onnxruntime package ({exc})") from None
@@ -374,7 +396,7 @@ class Engine:
                 summary.cached += score.status == "ok"
                 summary.failed += score.status != "ok"
                 if on_result:
-                    on_result(PhotoResult(Path(k), score.score, score.spread, score.status, score.error, cached=True))
+                    on_result(_cached_result(Path(k), score))
         return todo
 
     def _score_todo(
@@ -393,7 +415,7 @@ class Engine:
             path = todo[index]
             if result.ok:
                 summary.scored += 1
-                outcome = PhotoResult(path, result.score, result.spread, "ok")
+                outcome = _scored_result(path, result)
             else:
                 summary.failed += 1
                 outcome = PhotoResult(path, None, None, "error", result.error or "unknown error")
@@ -403,6 +425,30 @@ class Engine:
             if should_continue is not None and not should_continue():
                 summary.cancelled = True
                 break
+
+    # -- bursts ---------------------------------------------------------------------------------------------------
+    def score_regions(self, path: Path, boxes: Sequence[tuple[int, int, int]]) -> list[float]:
+        """Detail scores of ``path`` at ``boxes`` (``(x, y, size)`` in the photo's pixels after EXIF orientation),
+        with this engine's scorer (loaded on first use); raises ``ImageDecodeError`` for a file that cannot be
+        read. What :mod:`.bursts` compares frames with when they have too few detail regions in common."""
+        return [float(v) for v in self.scorer.score_regions(path, boxes)]
+
+    def assign_bursts(self, paths: Sequence[Path]) -> BurstSummary:
+        """Group ``paths`` (scored by this engine) into bursts and rank them (:func:`.bursts.assign_bursts`, with
+        the settings' gap and similarity); capture times the catalog lacks are read from EXIF first."""
+        from .bursts import assign_bursts
+
+        s = self.settings
+        with Catalog(self.catalog_path) as catalog:
+            with_capture_times(catalog, catalog.rows(paths, None))
+            return assign_bursts(
+                catalog,
+                self.model_key,
+                paths,
+                rescore=self.score_regions,
+                gap_s=s.burst_gap_s,
+                similarity=s.burst_similarity,
+            )
 
     def export_rows(self, paths: Sequence[Path]) -> list[ExportRow]:
         """Ranked export rows for ``paths`` with this engine's scores (photos never scored have no status); the
@@ -426,10 +472,27 @@ class Engine:
         return rank_rows(rows)
 
 
+_PARTS = ("global_score", "detail", "regions", "width", "height")  # a score's parts both records and results have
+
+
+def _cached_result(path: Path, score: ScoreRecord) -> PhotoResult:
+    parts = {name: getattr(score, name) for name in _PARTS}
+    return PhotoResult(path, score.score, score.spread, score.status, score.error, cached=True, **parts)
+
+
+def _scored_result(path: Path, result: ImageScore) -> PhotoResult:
+    """A scorer's result as the engine reports and saves it (the parts of ``model.scorer.ImageScore``)."""
+    parts = {name: getattr(result, name) for name in _PARTS}
+    parts["regions"] = tuple((int(r.x), int(r.y), int(r.size), float(r.score)) for r in result.regions)
+    return PhotoResult(path, result.score, result.spread, "ok", embedding=result.embedding, **parts)
+
+
 def _with_unsaved(row: ExportRow, result: PhotoResult | None) -> ExportRow:
     if result is None:
         return row
-    return dataclasses.replace(row, score=result.score, spread=result.spread, status=result.status, error=result.error)
+    return dataclasses.replace(
+        row, score=result.score, spread=result.spread, status=result.status, error=result.error, detail=result.detail
+    )
 
 
 class _Saver:
@@ -459,13 +522,17 @@ class _Saver:
 
     def put(self, result: PhotoResult, kind: str) -> None:
         if result.status == "ok":
-            done = self.call(self.catalog.put_score, result.path, self.key, result.score, result.spread)
+            done = self.call(self._put_score, result)
         else:
             done = self.call(self.catalog.put_error, result.path, self.key, result.error or "unknown error", kind)
         if done:
             self.saved += 1
         else:
             self.unsaved[path_key(result.path)] = result
+
+    def _put_score(self, r: PhotoResult) -> None:
+        parts = {name: getattr(r, name) for name in _PARTS}
+        self.catalog.put_score(r.path, self.key, r.score, r.spread, embedding=r.embedding, **parts)  # type: ignore[arg-type]
 
     def describe(self, summary: ScoreSummary) -> str:
         """One line: what happened, how many photos are in the catalog, what to do."""

@@ -1,13 +1,18 @@
 """Export a ranking as CSV or JSON.
 
 Columns (:data:`CSV_COLUMNS`): path, score, spread, rank, rating, flag, label, model, status, error,
-capture_time, companions. Columns are only ever appended (scripts read them by position too):
+capture_time, companions, detail, burst, burst_rank. Columns are only ever appended (scripts read them by position
+too):
 
 - ``capture_time``: when the photo was taken, ISO 8601 as the catalog stores it (EXIF DateTimeOriginal with its
   sub-seconds and UTC offset when the camera wrote them, e.g. ``2024-05-01T10:00:00.120000+02:00``); empty when
   the file has none. :func:`with_capture_times` reads it from EXIF for photos the catalog has none for.
 - ``companions``: the other files of a RAW + JPEG pair (:mod:`loda_desktop.scan`), file names in the photo's
   folder, ``;``-separated in the CSV (``IMG_0001.CR2``), a list in JSON; empty for a photo on its own.
+- ``detail``: the mean score of the photo's detail crops at native resolution (``score`` combines it with the
+  global view); empty for a photo too small for detail crops or scored without them.
+- ``burst`` and ``burst_rank``: the photo's burst (:mod:`loda_desktop.bursts`; an id shared by its frames, the
+  smallest catalog photo id among them) and its rank in it, 1 = the best frame; empty for a photo in no burst.
 
 - :func:`rank_rows` gives rank 1..n by score, highest first, to rows whose status is "ok" and whose score is
   a finite number; ties are broken by path. Other rows (errors, not scored yet) get no rank and come last,
@@ -20,10 +25,11 @@ capture_time, companions. Columns are only ever appended (scripts read them by p
 - CSV injection (OWASP): a spreadsheet runs a cell that starts with ``=``, ``+``, ``-``, ``@``, TAB or CR as a
   formula. Every text cell (:data:`TEXT_COLUMNS`: path, flag, label, model, status, error) that starts with one
   of them gets a leading apostrophe (``'=HYPERLINK(...)``), which spreadsheets show as text; the numeric cells
-  (score, spread, rank, rating) are written as numbers, a negative score included. The trade-off: a value
-  that really starts with one of them (a path or label starting with ``-``, an error message) gets the
-  apostrophe too; a program reading the CSV gets the value back by dropping the first character of a text
-  cell that starts with ``'`` followed by one of them (a cell starting with ``'`` alone is left as it is).
+  (score, spread, rank, rating, detail, burst, burst_rank) are written as numbers, a negative score included.
+  The trade-off: a value that really starts with one of them (a path or label starting with ``-``, an error
+  message) gets the apostrophe too; a program reading the CSV gets the value back by dropping the first
+  character of a text cell that starts with ``'`` followed by one of them (a cell starting with ``'`` alone is
+  left as it is).
   JSON needs no such change: it has the values as they are.
 """
 
@@ -55,6 +61,9 @@ CSV_COLUMNS = [
     "error",
     "capture_time",
     "companions",
+    "detail",
+    "burst",
+    "burst_rank",
 ]
 TEXT_COLUMNS = frozenset({"path", "flag", "label", "model", "status", "error", "capture_time", "companions"})
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -90,6 +99,9 @@ class ExportRow:
     error: str | None = None
     capture_time: str | None = None  # ISO 8601
     companions: tuple[str, ...] = ()  # file names of the RAW (or other) files paired with this photo
+    detail: float | None = None  # mean score of the detail crops at native resolution
+    burst: int | None = None  # burst id; None: in no burst
+    burst_rank: int | None = None  # 1 = the best frame of its burst
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,6 +130,9 @@ def rows_from_records(
                 error=score.error if score else None,
                 capture_time=photo.capture_time,
                 companions=tuple(c.name for c in companions.get(Path(photo.path), ())),
+                detail=score.detail if score else None,
+                burst=score.burst if score else None,
+                burst_rank=score.burst_rank if score else None,
             )
         )
     return out

@@ -19,12 +19,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from loda_desktop.bursts import BURST_SIMILARITY
 from loda_desktop.paths import atomic_write, settings_path
 
 logger = logging.getLogger(__name__)
@@ -44,12 +46,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class _Rule:
-    """What one field accepts: a type and either a set of choices or an inclusive integer range."""
+    """What one field accepts: a type and either a set of choices or an inclusive range (a ``float`` field
+    accepts an integer too, as JSON writes ``2.0`` as ``2`` in some hands, and only finite numbers)."""
 
     kind: type
     choices: tuple[Any, ...] | None = None
-    minimum: int | None = None
-    maximum: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
     nonempty: bool = False
 
 
@@ -62,6 +65,9 @@ FIELD_RULES: dict[str, _Rule] = {
     "batch_size": _Rule(int, minimum=1, maximum=4096),
     "threads": _Rule(int, minimum=0, maximum=1024),
     "xmp_sidecars": _Rule(str, choices=("off", "lightroom", "darktable")),
+    "detail_crops": _Rule(int, minimum=0, maximum=64),
+    "burst_gap_s": _Rule(float, minimum=0.0, maximum=3600.0),
+    "burst_similarity": _Rule(float, minimum=0.0, maximum=1.0),
 }
 
 
@@ -69,8 +75,11 @@ def validate_field(name: str, value: Any) -> str | None:
     """Return why ``value`` is not acceptable for field ``name``, or ``None`` when it is."""
     rule = FIELD_RULES[name]
     # bool is an int subclass; `"crops": true` is a mistake, not 1.
-    if not isinstance(value, rule.kind) or isinstance(value, bool):
+    kinds = (float, int) if rule.kind is float else (rule.kind,)
+    if not isinstance(value, kinds) or isinstance(value, bool):
         return f"{name} must be {rule.kind.__name__}, got {type(value).__name__} {value!r}"
+    if rule.kind is float and not math.isfinite(value):
+        return f"{name} must be a finite number, got {value!r}"
     if rule.nonempty and not str(value).strip():
         return f"{name} must not be empty"
     if rule.choices is not None and value not in rule.choices:
@@ -97,6 +106,13 @@ class Settings:
     # write ratings, flags and labels to XMP sidecars on every change: "off", "lightroom" (NAME.xmp; Lightroom,
     # Bridge, Capture One) or "darktable" (NAME.EXT.xmp; darktable, digiKam). See loda_desktop.sidecar_sync.
     xmp_sidecars: str = "off"
+    # detail crops per photo at native resolution (model.scorer), scored besides the global view and combined
+    # with it into the score the grid sorts by; 0 turns them off (the score is then the global view's alone)
+    detail_crops: int = 4
+    # bursts (loda_desktop.bursts): two frames shot at most this many seconds apart (EXIF capture times) ...
+    burst_gap_s: float = 2.0
+    # ... whose embeddings (the model's own features) have at least this cosine similarity are one burst
+    burst_similarity: float = BURST_SIMILARITY
 
     def __post_init__(self) -> None:
         problems = [p for f in fields(self) if (p := validate_field(f.name, getattr(self, f.name)))]
@@ -119,7 +135,7 @@ class Settings:
             if problem:
                 logger.warning("settings: %s; using the default %r", problem, getattr(defaults, f.name))
                 continue
-            values[f.name] = data[f.name]
+            values[f.name] = float(data[f.name]) if FIELD_RULES[f.name].kind is float else data[f.name]
         return cls(**values)
 
 

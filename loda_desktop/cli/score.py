@@ -2,7 +2,9 @@
 
 The CSV, to a file or to standard output (``--csv -``), is :func:`loda_desktop.export.write_csv`'s, the window's
 export: six decimals, empty cells for missing values, text cells a spreadsheet would run as a formula
-neutralised. The table and the messages show names with their control characters escaped
+neutralised. After scoring, the photos are grouped into bursts and ranked within them (:mod:`loda_desktop.bursts`:
+the ``burst`` and ``burst_rank`` columns), and one line on standard error says what was found ("12 bursts of
+2–7 frames; 3 within noise"). The table and the messages show names with their control characters escaped
 (:func:`loda_desktop.text.printable`); ``--json`` has the real names, escaped by JSON.
 """
 
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..engine import ScoreSummary
+    from ..engine import Engine, ScoreSummary
     from ..export import ExportRow
     from ..settings import Settings
 
@@ -40,6 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="cpu or cuda, either backend (default: settings)")
     p.add_argument("--crops", type=int, metavar="K", help="crops averaged per photo (default: settings, 5; paper: 15)")
+    p.add_argument(
+        "--detail-crops",
+        type=int,
+        metavar="D",
+        help="crops at the photo's own resolution, combined with the global score (default: settings, 4; 0: off)",
+    )
     p.add_argument("--batch", type=int, metavar="B", help="crops per inference batch (default: settings, 32)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for inference (0: library default)")
     p.add_argument("--rescore", action="store_true", help="score again even photos the catalog already has")
@@ -86,6 +94,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         summary = engine.score_paths(paths, on_result=progress, rescore=args.rescore, retry_errors=args.retry_failed)
     finally:
         bar.close()
+    bursts = _assign_bursts(engine, paths, summary)
     rows = engine.export_rows(paths)
     if args.csv == "-":
         write_csv_stream(rows, sys.stdout)
@@ -98,6 +107,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         _print_ranking(rows)
     sys.stdout.flush()
     print(printable(summary.describe()), file=sys.stderr)
+    if bursts:
+        print(bursts, file=sys.stderr)
     if args.csv and args.csv != "-":
         print(f"Wrote {printable(args.csv)}", file=sys.stderr)
     if engine.notice:
@@ -106,6 +117,24 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(f"loda score: error: {printable(summary.save_problem)}", file=sys.stderr)
         return 1
     return 130 if summary.cancelled else 0
+
+
+def _assign_bursts(engine: Engine, paths: Sequence[Path], summary: ScoreSummary) -> str:
+    """Group the scored photos into bursts and rank them (the ``burst`` / ``burst_rank`` columns); one line saying
+    what was found, or "" when the run was cancelled or the catalog could not be written."""
+    import sqlite3
+
+    from ..storage_errors import storage_problem
+
+    if summary.cancelled or summary.save_problem or not paths:
+        return ""
+    try:
+        return engine.assign_bursts(paths).describe()
+    except sqlite3.OperationalError as exc:  # the catalog became full or read-only since: the scores stand
+        problem = storage_problem(exc)
+        if problem is None:
+            raise
+        return f"Bursts not saved: {problem.what}. ({problem.detail})"
 
 
 def _write_csv_file(rows: Sequence[ExportRow], out: str, summary: ScoreSummary) -> None:
@@ -138,6 +167,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "backend": args.backend,
         "device": args.device,
         "crops": args.crops,
+        "detail_crops": args.detail_crops,
         "batch_size": args.batch,
         "threads": args.threads,
     }

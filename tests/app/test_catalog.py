@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from loda_desktop import catalog_schema, paths
@@ -423,3 +424,92 @@ def test_one_bad_entry_never_stops_the_others(cat, tmp_path):
     problems = cat.add_photos(good)
     assert list(problems) == [str(good[1])] and "refused by a test" in problems[str(good[1])]
     assert [r.path for r, _ in cat.rows(None, None)] == [good[0], good[2]]
+
+
+# -- version 4: the parts of a multi-scale score and the bursts (issue 21) ---------------------------------------
+
+
+def test_a_version_3_catalog_upgrades_to_version_4_and_keeps_its_scores(tmp_path):
+    photos = make_photos(tmp_path / "p", 3)
+    db = tmp_path / "v3.sqlite3"
+    conn = sqlite3.connect(db, isolation_level=None)  # a catalog as the third release left it
+    for version in range(3):
+        catalog_schema.MIGRATIONS[version](conn)
+    conn.execute("PRAGMA user_version = 3")
+    for i, p in enumerate(photos, start=1):
+        conn.execute(
+            "INSERT INTO photos (id, path, size, mtime_ns, rating) VALUES (?, ?, ?, ?, ?)",
+            (i, str(p), p.stat().st_size, p.stat().st_mtime_ns, i),
+        )
+    insert = "INSERT INTO scores (photo_id, model_key, score, spread, status, error, error_kind, created) VALUES"
+    conn.execute(f"{insert} (1, ?, 0.4, 0.1, 'ok', NULL, NULL, 5)", (MODEL,))
+    conn.execute(f"{insert} (2, ?, NULL, NULL, 'error', 'bad', 'decode', 5)", (MODEL,))
+    conn.close()
+    with Catalog(db) as cat:
+        assert cat.schema_version == SCHEMA_VERSION == 4
+        photo, score = cat.get(photos[0], MODEL)
+        assert photo.rating == 1
+        # the old score was the global view's alone: that is its global score; nothing else is known
+        assert (score.score, score.spread, score.global_score, score.created) == (0.4, 0.1, 0.4, 5)
+        assert (score.detail, score.regions, score.width, score.height) == (None, (), None, None)
+        assert (score.burst, score.burst_rank, score.burst_tie) == (None, None, False)
+        error = cat.get(photos[1], MODEL)[1]
+        assert (error.status, error.global_score) == ("error", None)
+        assert cat.needs_scoring(photos, MODEL) == [photos[2]]  # the upgrade scores nothing again
+        parts = {"global_score": 0.5, "detail": 0.7, "regions": [(224, 0, 224, 0.7)], "width": 900, "height": 600}
+        cat.put_score(photos[2], MODEL, 0.6, **parts)
+        assert cat.get(photos[2], MODEL)[1].regions == ((224, 0, 224, 0.7),)
+    conn = sqlite3.connect(db)
+    indexes = {r[1] for r in conn.execute("PRAGMA index_list(scores)")}
+    conn.close()
+    assert "scores_burst" in indexes
+
+
+def test_a_score_keeps_its_parts_and_a_new_score_clears_the_burst(cat, tmp_path):
+    from model.scorer import ImageScore, Region
+
+    photos = make_photos(tmp_path / "p", 2)
+    embedding = np.array([0.6, 0.8], dtype="<f2").tobytes()
+    regions = (Region(0, 0, 224, 0.25), Region(224, 112, 224, 0.75))  # the scorer's own type is accepted
+    parts = {"global_score": 0.6, "detail": 0.5, "regions": regions, "width": 900, "height": 600}
+    cat.put_score(photos[0], MODEL, 0.55, 0.01, embedding=embedding, **parts)
+    score = cat.get(photos[0], MODEL)[1]
+    assert (score.score, score.global_score, score.detail, score.width, score.height) == (0.55, 0.6, 0.5, 900, 600)
+    assert score.regions == ((0, 0, 224, 0.25), (224, 112, 224, 0.75))
+    assert cat.embeddings(photos, MODEL) == {str(photos[0]): embedding}
+    assert ImageScore("x").detail is None  # the contract's defaults
+    cat.put_score(photos[1], MODEL, 0.4)
+    burst = cat.photo_ids(photos)[str(photos[0])]
+    assert cat.set_bursts(MODEL, {photos[0]: (burst, 1, True), photos[1]: (burst, 2, True)}) == 2
+    assert [(p.name, rank, tie) for p, rank, tie in cat.burst_members(burst, MODEL)] == [
+        (photos[0].name, 1, True),
+        (photos[1].name, 2, True),
+    ]
+    assert cat.rows(photos, MODEL)[1][1].burst_tie is True
+    cat.put_score(photos[1], MODEL, 0.45)  # scored again: its burst is decided again
+    assert [p.name for p, _, _ in cat.burst_members(burst, MODEL)] == [photos[0].name]
+    assert cat.set_bursts(MODEL, {photos[0]: (None, None, False)}) == 1
+    assert cat.get(photos[0], MODEL)[1].burst is None and cat.burst_members(burst, MODEL) == []
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        ({"detail": float("nan")}, "detail"),
+        ({"global_score": "high"}, "global_score"),
+        ({"regions": [(0, 0, 224)]}, "region"),
+        ({"regions": [(-1, 0, 224, 0.5)]}, "region"),
+        ({"regions": [(0.5, 0, 224, 0.5)]}, "region x"),
+        ({"regions": [(0, 0, 224, float("inf"))]}, "region score"),
+        ({"regions": "0,0,224,0.5"}, "regions"),
+        ({"width": 0}, "width"),
+        ({"height": 1.5}, "height"),
+        ({"embedding": b"\x00"}, "embedding"),
+        ({"embedding": [0.5, 0.5]}, "embedding"),
+    ],
+)
+def test_bad_score_parts_are_refused_before_anything_is_written(cat, tmp_path, parts, message):
+    photo = make_photos(tmp_path / "p", 1)[0]
+    with pytest.raises(ValueError, match=message):
+        cat.put_score(photo, MODEL, 0.5, **parts)
+    assert photo not in cat or cat.get(photo, MODEL)[1] is None

@@ -31,6 +31,7 @@ def test_columns_match_dataclass():
     # the first release's columns, in their order, then the appended ones (scripts read columns by position)
     first = ["path", "score", "spread", "rank", "rating", "flag", "label", "model", "status", "error"]
     assert CSV_COLUMNS[:12] == [*first, "capture_time", "companions"]
+    assert CSV_COLUMNS[12:] == ["detail", "burst", "burst_rank"]  # issue 21: detail crops and bursts
 
 
 def test_rank_rows():
@@ -79,6 +80,9 @@ def test_write_csv_format(tmp_path):
         "error": "",
         "capture_time": "",
         "companions": "",
+        "detail": "",
+        "burst": "",
+        "burst_rank": "",
     }
     broken = by_path["/s/broken.jpg"]
     assert (broken["rank"], broken["score"], broken["status"], broken["error"]) == ("", "", "error", "truncated file")
@@ -165,6 +169,33 @@ def test_rows_from_catalog(tmp_path):
     assert export.rows_from_records([], "m") == []
 
 
+def test_detail_and_burst_columns_come_from_the_catalog(tmp_path):
+    """``detail`` is the score's detail part (empty for a photo without detail crops); ``burst`` and
+    ``burst_rank`` the photo's burst and its rank in it (empty outside a burst), in CSV and JSON."""
+    photos = []
+    for i in range(3):
+        p = tmp_path / f"{i}.jpg"
+        p.write_bytes(b"x" * (i + 1))
+        photos.append(p)
+    with Catalog(tmp_path / "c.sqlite3") as cat:
+        cat.add_photos(photos)
+        cat.put_score(photos[0], "m", 0.6, detail=0.625, regions=[(0, 0, 224, 0.625)])
+        cat.put_score(photos[1], "m", 0.5, detail=0.25, regions=[(0, 0, 224, 0.25)])
+        cat.put_score(photos[2], "m", 0.4)  # too small for detail crops
+        burst = cat.photo_ids(photos[:1])[str(photos[0])]
+        cat.set_bursts("m", {photos[0]: (burst, 1, False), photos[1]: (burst, 2, False)})
+        rows = rank_rows(rows_from_records(cat.rows(photos, "m"), "m"))
+    out = write_csv(rows, tmp_path / "r.csv")
+    with out.open(newline="", encoding="utf-8") as f:
+        table = {r["path"]: r for r in csv.DictReader(f)}
+    assert [table[str(p)]["detail"] for p in photos] == ["0.625000", "0.250000", ""]
+    assert [table[str(p)]["burst"] for p in photos] == [str(burst), str(burst), ""]
+    assert [table[str(p)]["burst_rank"] for p in photos] == ["1", "2", ""]
+    data = {r["path"]: r for r in json.loads(write_json(rows, tmp_path / "r.json").read_text(encoding="utf-8"))}
+    assert (data[str(photos[1])]["detail"], data[str(photos[1])]["burst_rank"]) == (0.25, 2)
+    assert (data[str(photos[2])]["detail"], data[str(photos[2])]["burst"]) == (None, None)
+
+
 def test_csv_neutralises_cells_a_spreadsheet_would_run_as_formulas(tmp_path):
     """OWASP CSV injection: a text cell starting with = + - @ TAB or CR gets a leading apostrophe."""
     hostile = ExportRow(
@@ -205,6 +236,9 @@ def test_csv_neutralises_cells_a_spreadsheet_would_run_as_formulas(tmp_path):
         "error": "a = b",
         "capture_time": "",
         "companions": "",
+        "detail": "",
+        "burst": "",
+        "burst_rank": "",
     }
 
 
@@ -262,4 +296,4 @@ def test_capture_time_and_companions_columns_from_loda_score(tmp_path, capsys):
     written = json.loads(write_json(two, tmp_path / "r.json").read_text())
     assert written[0]["companions"] == ["A.CR2", "A.DNG"] and written[0]["capture_time"] is None
     csv_lines = write_csv(two, tmp_path / "r.csv").read_text().splitlines()
-    assert csv_lines[1].endswith(",A.CR2;A.DNG")
+    assert csv_lines[1].endswith(",A.CR2;A.DNG,,,")  # then the empty detail, burst and burst_rank

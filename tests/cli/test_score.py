@@ -26,6 +26,8 @@ def shoot(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied", locked)
         return real_open(fp, *a, **k)
 
+    real_whole = pre._whole_jpeg  # the simplejpeg path reads the bytes itself; unreadable, it leaves them to Pillow
+    monkeypatch.setattr(pre, "_whole_jpeg", lambda source: None if str(source) == locked else real_whole(source))
     monkeypatch.setattr(pre.Image, "open", guarded_open)
     os.chmod(files["unreadable"], 0)
     yield files
