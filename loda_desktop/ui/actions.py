@@ -125,6 +125,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _culling("reject", "Re&ject", "set_flag", "X", args=("reject",), menu="&Photo"),
     _culling("unflag", "&Unflag", "set_flag", "U", args=(None,), menu="&Photo"),
     ActionSpec("auto_advance", "&Advance After Flag", None, checkable=True, checked=True, menu="&Photo"),
+    _culling(
+        "best_of_burst",
+        "Keep &Best of Burst",
+        "bursts.keep_best",
+        "B",
+        menu="&Photo",
+        separator=True,
+        tip="Pick the best frame of the current photo's burst and reject the others (one Ctrl+Z undoes it)",
+    ),
     *(
         _culling(
             f"rate_{n}",
@@ -194,6 +203,26 @@ ACTIONS: tuple[ActionSpec, ...] = (
         with_checked=True,
         menu="&View",
         separator=True,
+    ),
+    _culling(
+        "stacks",
+        "Burst &Stacks",
+        "bursts.toggle_stacks",
+        "S",
+        checkable=True,
+        with_checked=True,
+        menu="&View",
+        tip="Show each burst as its best frame, with the number of frames; off: every frame",
+    ),
+    _culling(
+        "quality_map",
+        "&Quality Map",
+        "views.set_quality_map",
+        "M",
+        checkable=True,
+        with_checked=True,
+        menu="&View",
+        tip="Loupe and compare: the detail crops over the photo, coloured by their score (red soft, green sharp)",
     ),
     ActionSpec(
         "zoom_in",

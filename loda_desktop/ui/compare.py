@@ -23,9 +23,11 @@ from PySide6.QtGui import QImage, QKeyEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from .decoder import FULL, Decoder
+from .items import NOISE_TEXT
 from .loaders import ThumbnailLoader
 from .loupe import PREVIEW_MAX_SIDE, pan_keys
 from .models import FLAG_TEXT, LABEL_COLOURS, PhotoItem, format_score, stars
+from .quality_map import QualityMap
 from .zoom_canvas import ZoomCanvas
 
 __all__ = ["SURVEY_MAX", "CompareView", "Pane"]
@@ -48,6 +50,10 @@ def caption(item: PhotoItem) -> str:
     if item.label:
         colour = LABEL_COLOURS.get(item.label.casefold())
         parts.append(f"<span style='color:{colour}'>●</span>" if colour else esc(item.label))
+    if item.burst is not None:
+        rank = f" #{item.burst_rank}" if item.burst_rank is not None else ""
+        noise = f" <span style='color:#e0a040'>({NOISE_TEXT})</span>" if item.burst_tie else ""
+        parts.append(f"burst {item.burst}{rank}{noise}")
     return " · ".join(parts)
 
 
@@ -77,6 +83,7 @@ class Pane(QFrame):
 
     def refresh(self) -> None:
         self.caption.setText(caption(self.item) if self.item is not None else "")
+        self.canvas.update()  # the quality map follows the photo's crops
 
 
 class CompareView(QWidget):
@@ -86,10 +93,17 @@ class CompareView(QWidget):
     focus_changed = Signal(object)  # the PhotoItem under focus
 
     def __init__(
-        self, thumbnails: ThumbnailLoader, decoder: Decoder, neighbour: Neighbour, parent: QWidget | None = None
+        self,
+        thumbnails: ThumbnailLoader,
+        decoder: Decoder,
+        neighbour: Neighbour,
+        parent: QWidget | None = None,
+        *,
+        quality_map: QualityMap | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("compare")
+        self.quality_map = quality_map  # M: the detail crops over every pane
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.thumbnails, self.decoder, self.neighbour = thumbnails, decoder, neighbour
         self.kind = "compare"
@@ -133,6 +147,8 @@ class CompareView(QWidget):
         columns = 2 if self.kind == "compare" else max(1, math.ceil(math.sqrt(count)))
         for i in range(count):
             pane = Pane(self)
+            if self.quality_map is not None:
+                self.quality_map.attach(pane.canvas, lambda p=pane: p.item)
             pane.canvas.view_changed.connect(lambda p=pane: self._sync_from(p))
             pane.canvas.full_wanted.connect(lambda p=pane: self._ask_full(p))
             self._layout.addWidget(pane, i // columns, i % columns)

@@ -5,10 +5,12 @@ Cell layout (``cell`` × ``cell + 38`` pixels)::
     ┌──────────────────────┐
     │ 0.532          ✓ / ✕ │  score pill (top left), flag badge (top right)
     │      thumbnail       │  dimmed when rejected; a placeholder while loading; the reason when unreadable
-    │                      │
+    │ ×5                   │  burst pill: "×5" on a stack (5 frames), "2/5" on a frame of a burst
     │ IMG_0042.jpg         │  file name, elided
     │ ★★★☆☆          ●     │  stars, colour label
     └──────────────────────┘
+
+The burst pill turns amber and says "frames within noise" when the best frame of its burst is no clear winner.
 
 Painting never decodes: the thumbnail arrives as a QImage from the thumbnail pool. Each painted cell is kept
 as a pixmap keyed by everything it shows, so a repaint (scrolling, a neighbour's new score, the selection
@@ -24,10 +26,13 @@ from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, 
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from .items import NOISE_TEXT, BurstInfo
 from .models import PhotoItem, Role, format_score, label_colour
 
 PICK_COLOUR = QColor("#46a758")
 REJECT_COLOUR = QColor("#e5484d")
+BURST_COLOUR = QColor(30, 90, 160, 215)
+TIE_COLOUR = QColor(176, 110, 20, 225)
 STAR_COLOUR = QColor("#f2c94c")
 TEXT_HEIGHT = 38
 CELL_CACHE_SIZE = 160
@@ -46,6 +51,7 @@ class GridDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.cell = cell
         self.width = 0  # the cell's width when the grid is stretched over its row (GridFitter); 0: ``cell``
+        self.stacked = False  # bursts are stacks: the lead frame's pill counts the frames (:mod:`.bursts`)
         self._fonts: dict[str, tuple[QFont, QFontMetrics, QFont, QFontMetrics]] = {}
         # Painted cells, keyed by everything they show: a repaint (scrolling, a neighbour's new score, the
         # selection moving) is one drawPixmap per cell. LRU; a few screens of cells (~150 KB each).
@@ -91,6 +97,7 @@ class GridDelegate(QStyledItemDelegate):
             return
         image = index.data(Role.Thumbnail)
         problem = index.data(Role.ThumbnailError) if image is None else None
+        burst: BurstInfo | None = index.data(Role.Burst)
         state = option.state
         selected = bool(state & QStyle.StateFlag.State_Selected)
         current = bool(state & QStyle.StateFlag.State_HasFocus)
@@ -112,6 +119,8 @@ class GridDelegate(QStyledItemDelegate):
             ratio,
             palette.cacheKey(),
             painter.font().key(),
+            burst,
+            self.stacked,
         )
         pixmap = self._cells.get(key)
         if pixmap is None:
@@ -122,7 +131,7 @@ class GridDelegate(QStyledItemDelegate):
             cell_painter.setFont(painter.font())
             try:
                 local = QRect(0, 0, rect.width(), rect.height())
-                self._paint_cell(cell_painter, local, palette, selected, current, item, image, problem)
+                self._paint_cell(cell_painter, local, palette, selected, current, item, image, problem, burst)
             finally:
                 cell_painter.end()
             self._cells[key] = pixmap
@@ -142,6 +151,7 @@ class GridDelegate(QStyledItemDelegate):
         item: PhotoItem,
         image,
         problem: str | None,
+        burst: BurstInfo | None = None,
     ) -> None:
         painter.save()
         regular, metrics, bold, bold_metrics = self._font_set(painter.font())
@@ -164,6 +174,8 @@ class GridDelegate(QStyledItemDelegate):
         painter.setFont(bold)
         self._paint_badges(painter, thumb_box, item, bold_metrics)
         painter.setFont(regular)
+        if burst is not None:
+            self._paint_burst(painter, thumb_box, burst, metrics)
         self._paint_text(painter, inner, thumb_box, item, palette, selected, metrics)
         painter.restore()
 
@@ -214,6 +226,21 @@ class GridDelegate(QStyledItemDelegate):
             painter.drawEllipse(badge)
             painter.setPen(QColor("white"))
             painter.drawText(badge, int(Qt.AlignmentFlag.AlignCenter), "✓" if item.flag == "pick" else "✕")
+
+    def _paint_burst(self, painter: QPainter, box: QRect, burst: BurstInfo, metrics: QFontMetrics) -> None:
+        """The burst pill at the bottom left: "×5" on a stack, "2/5" on one frame; and a tie said in words."""
+        rank = "?" if burst.rank is None else burst.rank
+        text = f"×{burst.frames}" if self.stacked and burst.lead else f"{rank}/{burst.frames}"
+        if burst.tie:
+            text += f" · {NOISE_TEXT}"
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, box.width() - 20)
+        height = metrics.height() + 4
+        pill = QRectF(box.left() + 4, box.bottom() - height - 3, metrics.horizontalAdvance(text) + 12, height)
+        path = QPainterPath()
+        path.addRoundedRect(pill, 4, 4)
+        painter.fillPath(path, TIE_COLOUR if burst.tie else BURST_COLOUR)
+        painter.setPen(QColor("white"))
+        painter.drawText(pill, int(Qt.AlignmentFlag.AlignCenter), text)
 
     def _paint_text(
         self,

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QWidget
 from loda_desktop.exif import ExifInfo
 
 from .decoder import FULL
+from .items import NOISE_TEXT, BurstInfo
 from .models import FLAG_TEXT, LABEL_COLOURS, PhotoItem, stars
 from .zoom_canvas import ZoomCanvas
 
@@ -55,7 +56,7 @@ class LoupeView(QWidget):
     """Large preview plus an information panel. Left/Right (and Up/Down) step; Escape leaves; Shift+arrows pan.
 
     ``request_full(path, side, full_size)`` asks for a decode (:meth:`.decoder.Decoder.request`); its answer
-    comes back through :meth:`set_decoded`."""
+    comes back through :meth:`set_decoded`. ``bursts(item)`` says where the photo stands in its burst."""
 
     step = Signal(int)  # -1 previous, +1 next
     close_requested = Signal()
@@ -66,9 +67,11 @@ class LoupeView(QWidget):
         parent: QWidget | None = None,
         *,
         request_full: Callable[[str, int, QSize | None], None] | None = None,
+        bursts: Callable[[PhotoItem], BurstInfo | None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("loupe")
+        self._bursts = bursts
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._request_preview = request_preview
         self._request_full = request_full
@@ -170,6 +173,7 @@ class LoupeView(QWidget):
     def refresh(self) -> None:
         """Re-read the item's score, rating, flag and label into the panel (after a change)."""
         self.info.setText(self._html())
+        self.canvas.update()  # the quality map follows the photo's crops
 
     def _html(self) -> str:
         item = self.item
@@ -181,12 +185,18 @@ class LoupeView(QWidget):
             score = f"<span style='font-size:22pt; font-weight:600'>{item.score:.3f}</span>"
             if item.spread is not None:
                 score += f"<br><span style='color:#aaa'>crop spread ± {item.spread:.3f}</span>"
+            score += self._parts_html(item)
         elif item.status == "error":
             score = f"<span style='color:#e5484d'>Not scored: {esc(item.error or 'unknown error')}</span>"
         else:
             score = "<span style='color:#aaa'>Waiting to be scored…</span>"
         rating = stars(item.rating) + "☆" * (5 - item.rating)
         rows.append(("Rating", f"<span style='color:#f2c94c'>{rating}</span>"))
+        burst = self._bursts(item) if self._bursts is not None else None
+        if burst is not None:
+            rank = "?" if burst.rank is None else burst.rank
+            noise = f"<br><span style='color:#e0a040'>{NOISE_TEXT}: no clear best</span>" if burst.tie else ""
+            rows.append(("Burst", f"frame {rank} of {burst.frames} (burst {burst.id}){noise}"))
         if item.flag:
             colour = "#46a758" if item.flag == "pick" else "#e5484d"
             rows.append(("Flag", f"<span style='color:{colour}'>{FLAG_TEXT[item.flag]}</span>"))
@@ -208,6 +218,19 @@ class LoupeView(QWidget):
             f"<p>{score}</p><table cellspacing='3'>{table}</table>"
             f"<p style='color:#777; font-size:8pt'>{esc(item.path)}</p>"
         )
+
+    @staticmethod
+    def _parts_html(item: PhotoItem) -> str:
+        """The two parts of the score: the whole photo (global) and the detail crops at 100 %."""
+        if item.detail is not None:
+            parts = f"detail {item.detail:.3f} ({len(item.regions)} crops at 100 %)"
+            if item.global_score is not None:
+                parts = f"global {item.global_score:.3f} · {parts}"
+        elif item.width is not None:
+            parts = "no detail crops (small photo)"
+        else:
+            return ""
+        return f"<br><span style='color:#aaa'>{parts}</span>"
 
     # -- keys -----------------------------------------------------------------------------------------------
     def keyPressEvent(self, event: QKeyEvent) -> None:

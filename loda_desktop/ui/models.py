@@ -12,14 +12,14 @@ for the sort key (not scored yet, failed, no capture date) always come last, in 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Protocol
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QImage
+
+from .items import BurstInfo, PhotoItem, burst_text, natural_key
 
 __all__ = [
     "LABEL_COLOURS",
@@ -44,96 +44,27 @@ LABEL_COLOURS: dict[str, str] = {
 }
 FLAG_TEXT = {"pick": "Pick", "reject": "Reject"}
 
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(text: str) -> tuple[Any, ...]:
-    """``IMG_2`` before ``IMG_10``; case-insensitive. Even positions are text, odd positions numbers."""
-    parts = _DIGITS.split(text.casefold())
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
-
-
-@dataclass(eq=False)
-class PhotoItem:
-    """One photo as the window shows it. Plain data: the model wraps a list of these."""
-
-    path: str
-    score: float | None = None
-    spread: float | None = None
-    status: str = "pending"  # "pending" (not scored yet) | "ok" | "error"
-    error: str | None = None
-    rating: int = 0
-    flag: str | None = None  # "pick" | "reject" | None
-    label: str | None = None  # a colour name from LABEL_COLOURS, or free text
-    capture_time: str | None = None  # ISO 8601
-    size: int = 0
-    mtime_ns: int = 0
-    companions: tuple[str, ...] = ()  # file names of the RAW files of a RAW + JPEG pair (scan.py), in its folder
-    score_model: str | None = None  # set when the score shown is another model's (kept through a re-score)
-    name: str = field(init=False)
-    folder: str = field(init=False)
-    sort_name: tuple[Any, ...] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.path = os.fspath(self.path)
-        self.folder, self.name = os.path.split(self.path)
-        self.sort_name = natural_key(self.name)
-
-    @classmethod
-    def from_record(
-        cls, path: str | os.PathLike[str], record: Any, score: Any, companions: Iterable[Any] = ()
-    ) -> PhotoItem:
-        """An item from the catalog's (PhotoRecord, ScoreRecord | None); ``record`` None: the file vanished.
-        ``companions``: the RAW files of its RAW + JPEG pair (paths or names)."""
-        key = os.path.abspath(os.fspath(path))
-        if record is None:
-            return cls(key, status="error", error="the file disappeared during the scan")
-        item = cls(
-            key,
-            rating=record.rating,
-            flag=record.flag,
-            label=record.label,
-            capture_time=record.capture_time,
-            size=record.size,
-            mtime_ns=record.mtime_ns,
-            companions=tuple(os.path.basename(os.fspath(c)) for c in companions),
-        )
-        if score is not None:
-            item.score, item.spread, item.status, item.error = score.score, score.spread, score.status, score.error
-        return item
-
-    @property
-    def display_name(self) -> str:
-        """The name shown: ``IMG_1.JPG + CR2`` for a RAW + JPEG pair (one photo, two files)."""
-        extensions = [os.path.splitext(c)[1][1:].upper() for c in self.companions]
-        return " + ".join([self.name, *extensions])
-
-    @property
-    def thumbnail_key(self) -> tuple[str, int, int]:
-        """What a cached thumbnail depends on: the file and its identity on disk."""
-        return (self.path, self.size, self.mtime_ns)
-
-    @property
-    def scored(self) -> bool:
-        return self.status == "ok" and self.score is not None
-
 
 class Column(IntEnum):
     NAME = 0
     SCORE = 1
     SPREAD = 2
-    RATING = 3
-    FLAG = 4
-    LABEL = 5
-    CAPTURED = 6
-    STATUS = 7
-    FOLDER = 8
+    DETAIL = 3
+    BURST = 4
+    RATING = 5
+    FLAG = 6
+    LABEL = 7
+    CAPTURED = 8
+    STATUS = 9
+    FOLDER = 10
 
 
 HEADERS = {
     Column.NAME: "Name",
     Column.SCORE: "Score",
     Column.SPREAD: "Spread",
+    Column.DETAIL: "Detail",
+    Column.BURST: "Burst",
     Column.RATING: "Rating",
     Column.FLAG: "Flag",
     Column.LABEL: "Label",
@@ -159,6 +90,7 @@ class Role(IntEnum):
     CaptureTime = Qt.ItemDataRole.UserRole + 11
     Thumbnail = Qt.ItemDataRole.UserRole + 12  # QImage or None (asks the thumbnail source to load it)
     ThumbnailError = Qt.ItemDataRole.UserRole + 13  # why there is no thumbnail, or None
+    Burst = Qt.ItemDataRole.UserRole + 14  # BurstInfo, or None when the photo is in no burst
 
 
 _FLAG_ORDER = {"reject": 0, None: 1, "pick": 2}
@@ -168,6 +100,8 @@ _SORT_KEYS: dict[Column, Callable[[PhotoItem], Any]] = {
     Column.NAME: lambda it: it.sort_name,
     Column.SCORE: lambda it: it.score if it.status == "ok" else None,
     Column.SPREAD: lambda it: it.spread if it.status == "ok" else None,
+    Column.DETAIL: lambda it: it.detail if it.status == "ok" else None,
+    Column.BURST: lambda it: None if it.burst is None else (it.burst, it.burst_rank or 0),
     Column.RATING: lambda it: it.rating,
     Column.FLAG: lambda it: _FLAG_ORDER.get(it.flag, 1),
     Column.LABEL: lambda it: it.label.casefold() if it.label else None,
@@ -201,6 +135,7 @@ _FIELD_ROLES = {
     "label": [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Role.Sort, Role.Label],
     "capture_time": [Qt.ItemDataRole.DisplayRole, Role.Sort, Role.CaptureTime],
 }
+_DETAIL_ROLES = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Role.Sort, Role.Item, Role.Burst]
 # The column of each field; the grid paints column 0 from Role.Item, so it is told too (except for the
 # capture time, which it does not show). Narrow ranges spare the proxy a re-sort by an unrelated column.
 _FIELD_COLUMNS = {
@@ -258,6 +193,7 @@ class PhotoTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._items: list[PhotoItem] = []
         self._rows: dict[str, int] = {}
+        self._bursts: dict[int, list[PhotoItem]] | None = None  # burst id → its frames here, best first
         self.thumbnails = thumbnails
 
     # -- access ---------------------------------------------------------------------------------------------
@@ -278,6 +214,27 @@ class PhotoTableModel(QAbstractTableModel):
     def index_for(self, path: str | os.PathLike[str], column: int = 0) -> QModelIndex:
         row = self.row_of(path)
         return QModelIndex() if row is None else self.index(row, column)
+
+    # -- bursts ---------------------------------------------------------------------------------------------
+    def bursts(self) -> dict[int, list[PhotoItem]]:
+        """Every burst among these photos: its id → its frames, best ranked first (kept until a change)."""
+        if self._bursts is None:
+            index: dict[int, list[PhotoItem]] = {}
+            for item in self._items:
+                if item.burst is not None:
+                    index.setdefault(item.burst, []).append(item)
+            for frames in index.values():
+                frames.sort(key=lambda it: (it.burst_rank is None, it.burst_rank or 0, it.sort_name))
+            self._bursts = index
+        return self._bursts
+
+    def burst_info(self, item: PhotoItem) -> BurstInfo | None:
+        """Where ``item`` stands in its burst (None: in no burst)."""
+        frames = self.bursts().get(item.burst) if item.burst is not None else None
+        if not frames:
+            return None
+        tie = any(frame.burst_tie for frame in frames)
+        return BurstInfo(item.burst, item.burst_rank, len(frames), tie, frames[0] is item)
 
     # -- Qt interface ---------------------------------------------------------------------------------------
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
@@ -330,12 +287,16 @@ class PhotoTableModel(QAbstractTableModel):
             return self.thumbnails.get(item) if self.thumbnails is not None else None
         if role == Role.ThumbnailError:
             return self.thumbnails.error(item) if self.thumbnails is not None else None
+        if role == Role.Burst:
+            return self.burst_info(item)
         if role == Qt.ItemDataRole.ToolTipRole:
             pair = "".join(f"\n+ {c}" for c in item.companions)
-            return item.path + pair + (f"\n{item.error}" if item.error else "")
+            burst = self.burst_info(item)
+            where = f"\nBurst {burst_text(burst)}" if burst is not None else ""
+            return item.path + pair + where + (f"\n{item.error}" if item.error else "")
         if role == Qt.ItemDataRole.DecorationRole and column == Column.NAME:
             return label_colour(item.label)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (Column.SCORE, Column.SPREAD):
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (Column.SCORE, Column.SPREAD, Column.DETAIL):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == Column.STATUS and item.status == "error":
@@ -346,14 +307,17 @@ class PhotoTableModel(QAbstractTableModel):
                 return QColor("#8a8a8a")
         return None
 
-    @staticmethod
-    def _display(item: PhotoItem, column: int) -> str | None:
+    def _display(self, item: PhotoItem, column: int) -> str | None:
         if column == Column.NAME:
             return item.display_name
         if column == Column.SCORE:
             return format_score(item)
         if column == Column.SPREAD:
             return f"±{item.spread:.3f}" if item.status == "ok" and item.spread is not None else ""
+        if column == Column.DETAIL:
+            return f"{item.detail:.3f}" if item.status == "ok" and item.detail is not None else ""
+        if column == Column.BURST:
+            return burst_text(self.burst_info(item))
         if column == Column.RATING:
             return stars(item.rating)
         if column == Column.FLAG:
@@ -373,6 +337,7 @@ class PhotoTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._items = []
         self._rows = {}
+        self._bursts = None
         self.endResetModel()
 
     def add_items(self, items: Iterable[PhotoItem]) -> int:
@@ -388,6 +353,7 @@ class PhotoTableModel(QAbstractTableModel):
         if not new:
             return 0
         first = len(self._items)
+        self._bursts = None
         self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
         for offset, item in enumerate(new):
             self._rows[item.path] = first + offset
@@ -401,12 +367,14 @@ class PhotoTableModel(QAbstractTableModel):
             self.add_items([item])
             return
         self._items[row] = item
+        self._bursts = None
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
 
     def remove_paths(self, paths: Iterable[str | os.PathLike[str]]) -> int:
         """Remove the rows of ``paths`` (unknown paths ignored), one beginRemoveRows per run of rows."""
         rows = [r for p in paths if (r := self._rows.get(os.fspath(p))) is not None]
         runs = _runs(rows)
+        self._bursts = None
         for first, last in reversed(runs):
             self.beginRemoveRows(QModelIndex(), first, last)
             del self._items[first : last + 1]
@@ -440,6 +408,20 @@ class PhotoTableModel(QAbstractTableModel):
             item.score_model = None  # the current model's own score now
             rows.append(row)
         self._emit_rows(rows, _RESULT_ROLES)
+        return len(rows)
+
+    def set_details(self, values: dict[str, dict[str, Any]]) -> int:
+        """The detail scores, crops and bursts (:data:`.items.DETAIL_FIELDS`) of the photos at the paths;
+        returns how many changed. Every frame of a burst that changed is redrawn (its count and lead)."""
+        rows = []
+        for path, fields in values.items():
+            row = self._rows.get(path)
+            if row is not None and self._items[row].set_details(fields):
+                rows.append(row)
+        if rows:  # the grid's cell (column 0) and the two columns; not the sort column of the score
+            self._bursts = None
+            self._emit_rows(rows, _DETAIL_ROLES, Column.NAME, Column.NAME)
+            self._emit_rows(rows, _DETAIL_ROLES, Column.DETAIL, Column.BURST)
         return len(rows)
 
     def set_field(self, paths: Iterable[str | os.PathLike[str]], name: str, value: Any) -> list[str]:
@@ -496,6 +478,7 @@ class PhotoFilterProxy(QSortFilterProxyModel):
         self._min_score: float | None = None
         self._min_rating = 0
         self._text = ""
+        self._stacks = False
         self.setDynamicSortFilter(True)
         self.setSortRole(Role.Sort)
 
@@ -535,6 +518,19 @@ class PhotoFilterProxy(QSortFilterProxyModel):
             raise ValueError(f"rating must be 0..5, got {rating}")
         self._change("_min_rating", int(rating))
 
+    def refilter(self) -> None:
+        """Filter every row again (the frame a stack shows may have changed with a burst's ranks)."""
+        _begin_filter_change(self)
+        _end_filter_change(self)
+
+    @property
+    def stacks(self) -> bool:
+        return self._stacks
+
+    def set_stacks(self, stacked: bool) -> None:
+        """Each burst shows as its best ranked frame only (the grid's badge counts the frames), or all frames."""
+        self._change("_stacks", bool(stacked))
+
     def set_text(self, text: str) -> None:
         """Only photos whose file name contains ``text`` (case-insensitive)."""
         self._change("_text", text.strip().casefold())
@@ -549,6 +545,8 @@ class PhotoFilterProxy(QSortFilterProxyModel):
             return True
         item = model.item(source_row)
         if self._hide_rejected and item.flag == "reject":
+            return False
+        if self._stacks and item.burst is not None and not getattr(model.burst_info(item), "lead", True):
             return False
         if item.rating < self._min_rating:
             return False

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CAPTURE_COLUMNS", "RESULT_COLUMNS", "StableOrder", "StableProxy"]
 
-RESULT_COLUMNS = (Column.SCORE, Column.SPREAD, Column.STATUS)  # what a score result changes
+RESULT_COLUMNS = (Column.SCORE, Column.SPREAD, Column.DETAIL, Column.STATUS)  # what a score result changes
 CAPTURE_COLUMNS = (Column.CAPTURED,)
 
 

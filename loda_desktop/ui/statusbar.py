@@ -85,7 +85,7 @@ class StatusPanel(QObject):
         if not busy:
             return
         bar = self.progress_bar
-        if phase in ("scanning", "loading model") or progress.total == 0:
+        if phase in ("scanning", "loading model", "bursts") or progress.total == 0:
             bar.setRange(0, 0)  # busy indicator
         else:
             bar.setRange(0, progress.total)
@@ -94,6 +94,7 @@ class StatusPanel(QObject):
             "scanning": "Scanning…",
             "loading": f"Reading the catalog… {progress.total:,} photos",
             "loading model": "Loading the model…",
+            "bursts": "Grouping bursts…",
             "paused": "Paused · " + progress.describe(),
         }.get(phase, progress.describe())
         self.progress_label.setText(label)

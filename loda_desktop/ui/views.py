@@ -21,6 +21,7 @@ from .delegates import GridDelegate, GridFitter
 from .loaders import ThumbnailLoader
 from .loupe import LoupeView
 from .models import Column, PhotoFilterProxy, PhotoItem, PhotoTableModel
+from .quality_map import QualityMap
 
 __all__ = ["CELL_SIZES", "VIEWS", "PhotoViews"]
 
@@ -31,6 +32,8 @@ TABLE_WIDTHS = {
     Column.NAME: 220,
     Column.SCORE: 70,
     Column.SPREAD: 70,
+    Column.DETAIL: 70,
+    Column.BURST: 190,
     Column.RATING: 80,
     Column.FLAG: 60,
     Column.LABEL: 70,
@@ -106,8 +109,10 @@ class PhotoViews(QStackedWidget):
         self.grid_fitter = GridFitter(self.grid, self.grid_delegate)
         self.table = _make_table(proxy, self.selection)
         self.decoder = Decoder(thumbnails)
-        self.loupe = LoupeView(thumbnails.request_preview, request_full=self._loupe_full)
-        self.compare = CompareView(thumbnails, self.decoder, self.neighbour)
+        self.quality_map = QualityMap(self._burst_frames, self)  # M: the detail crops over the loupe and compare
+        self.loupe = LoupeView(thumbnails.request_preview, request_full=self._loupe_full, bursts=self._burst_info)
+        self.quality_map.attach(self.loupe.canvas, lambda: self.loupe.item)
+        self.compare = CompareView(thumbnails, self.decoder, self.neighbour, quality_map=self.quality_map)
         for widget in (self.grid, self.table, self.loupe, self.compare):
             self.addWidget(widget)
         self.decoder.ready.connect(self._on_decoded)
@@ -122,6 +127,16 @@ class PhotoViews(QStackedWidget):
     @property
     def model(self) -> PhotoTableModel:
         return self.proxy.sourceModel()
+
+    def _burst_frames(self, item: PhotoItem) -> list[PhotoItem]:
+        return self.model.bursts().get(item.burst, []) if item.burst is not None else []
+
+    def _burst_info(self, item: PhotoItem):
+        return self.model.burst_info(item)
+
+    def set_quality_map(self, enabled: bool) -> None:
+        """M: the detail crops coloured by their score over the loupe and the compare panes (:mod:`.quality_map`)."""
+        self.quality_map.set_enabled(enabled)
 
     # -- which view ---------------------------------------------------------------------------------------------
     @property

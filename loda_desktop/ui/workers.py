@@ -6,7 +6,10 @@
   :class:`~loda_desktop.engine.Engine`, built in that thread, and so the scorer; it scores what the listing found.
   Both emit plain data only (through the scoring worker's signals): :class:`PhotoItem` records in chunks,
   result tuples ``(path, score, spread, status, error)`` coalesced every :data:`FLUSH_SECONDS` (2,000 photos do
-  not mean 2,000 queued events), :class:`Progress`, the engine's :class:`ScoreSummary`, or an error message.
+  not mean 2,000 queued events) with the parts of those scores (detail, crops, size: ``details``),
+  :class:`Progress`, the engine's :class:`ScoreSummary`, or an error message. When a run ends (not cancelled),
+  the same thread groups the photos into bursts (:meth:`Engine.assign_bursts`) and sends every photo's detail
+  and burst fields as the catalog now holds them, before ``finished``.
   Pause blocks the engine's ``should_continue`` callback on a ``threading.Event``; cancel makes it return False.
 - :class:`ThumbnailLoader` (thumbnails and loupe previews, newest request first) and :class:`MetadataLoader`
   (capture times) run on thread pools of their own: :mod:`.loaders`, re-exported here. Every thread and pool is
@@ -36,6 +39,7 @@ from loda_desktop.scan import find_companions
 from loda_desktop.settings import Settings
 from loda_desktop.sidecar_sync import ImportReport, import_xmp
 
+from .items import SCORE_PARTS, detail_fields
 from .loaders import MetadataLoader, ThumbnailLoader, pil_to_qimage
 from .models import PhotoItem
 from .threads import live_threads, lower_thread_priority, track_thread
@@ -73,7 +77,7 @@ class EngineInfo:
 @dataclass(frozen=True)
 class Progress:
     generation: int
-    phase: str  # "scanning" | "loading" | "loading model" | "scoring" | "paused" | "done" | "cancelled"
+    phase: str  # "scanning" | "loading" | "loading model" | "scoring" | "paused" | "bursts" | "done" | "cancelled"
     done: int = 0  # photos with an outcome (scored now, from the catalog, or failed)
     total: int = 0
     scored: int = 0  # scored in this run
@@ -112,6 +116,7 @@ class _Job:
         self.total = total
         self.done = self.scored = self.cached = self.failed = 0
         self.buffer: list[tuple[str, float | None, float | None, str, str | None]] = []
+        self.details: dict[str, dict[str, object]] = {}  # path → the parts of its new score (detail, crops, size)
         self.last_flush = time.monotonic()
         self.started: float | None = None  # when the network started on this run's photos
         self.paused_seconds = 0.0
@@ -151,6 +156,7 @@ class ScoringWorker(QObject):
     finished = Signal(int, object)  # generation, ScoreSummary
     failed = Signal(int, str)  # generation, message
     xmp_read = Signal(int, object)  # generation, ImportReport: ratings, flags, labels read from XMP while listing
+    details = Signal(int, object, str)  # generation, {path: {field: value}} (items.DETAIL_FIELDS), a note (bursts)
 
     def __init__(self, catalog_path: Path | None = None) -> None:
         super().__init__()
@@ -252,8 +258,30 @@ class ScoringWorker(QObject):
             retry_errors=retry,
         )
         summary.cancelled = summary.cancelled or self.is_cancelled(generation)
+        if not summary.cancelled:
+            self._flush(job, "bursts")
+            self._send_bursts(job, engine, paths)
         self._flush(job, "cancelled" if summary.cancelled else "done")
         self.finished.emit(generation, summary)
+
+    def _send_bursts(self, job: _Job, engine: Engine, paths: Sequence[Path]) -> None:
+        """Group the photos into bursts and rank them (here, in the scoring thread: it may score regions again),
+        then send every photo's detail and burst fields as the catalog holds them; a failure is a note."""
+        try:
+            note = engine.assign_bursts(paths).describe()
+        except (*USER_ERRORS, sqlite3.Error, OSError) as exc:
+            note = f"Bursts not grouped: {exc}"
+        except Exception as exc:  # a bug: the scores stand; the traceback goes to the log
+            log.exception("bursts not grouped")
+            note = f"Bursts not grouped: unexpected error: {type(exc).__name__}: {exc}"
+        try:
+            with Catalog(engine.catalog_path) as catalog:
+                rows = catalog.rows(paths, engine.model_key)
+        except (*USER_ERRORS, sqlite3.Error, OSError) as exc:
+            log.warning("detail scores and bursts not read back: %s", exc)
+            return
+        values = {path_key(r.path): detail_fields(s) for r, s in rows if s is not None and s.status == "ok"}
+        self.details.emit(job.generation, values, note)
 
     def _on_result(self, job: _Job, result: PhotoResult) -> None:
         job.done += 1
@@ -263,7 +291,12 @@ class ScoringWorker(QObject):
             job.cached += 1
         else:
             job.scored += 1
-        job.buffer.append((path_key(result.path), result.score, result.spread, result.status, result.error))
+        key = path_key(result.path)
+        job.buffer.append((key, result.score, result.spread, result.status, result.error))
+        if result.status == "ok" and not result.cached:  # a cached score's parts came with the listing
+            # a new score: the catalog cleared the photo's burst until bursts are grouped again
+            no_burst = {"burst": None, "burst_rank": None, "burst_tie": False}
+            job.details[key] = {**detail_fields(result, SCORE_PARTS), **no_burst}
         if time.monotonic() - job.last_flush >= FLUSH_SECONDS:
             self._flush(job, "scoring")
 
@@ -271,6 +304,9 @@ class ScoringWorker(QObject):
         if job.buffer:
             batch, job.buffer = job.buffer, []
             self.results.emit(job.generation, batch)
+        if job.details:
+            parts, job.details = job.details, {}
+            self.details.emit(job.generation, parts, "")
         self.progress.emit(job.progress(phase))
         job.last_flush = time.monotonic()
 

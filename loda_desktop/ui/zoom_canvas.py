@@ -10,11 +10,13 @@ photos of different sizes can share one view (compare: :meth:`view_state` / :met
 Mouse: a click (or a double-click) toggles fit / 100 % at the point clicked, the wheel zooms around the
 cursor, a drag pans, a click in the navigator inset (shown while zoomed in) moves the view there. Painting never
 decodes: when the view shows the photo larger than the image in hand, :attr:`full_wanted` asks for the
-full-resolution decode, made in the background by the owner.
+full-resolution decode, made in the background by the owner. An owner may draw over the photo (the quality map,
+:mod:`.quality_map`) through :attr:`ZoomCanvas.overlay`, placing its marks with :meth:`ZoomCanvas.photo_rect`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QElapsedTimer, QPointF, QRect, QRectF, QSize, QSizeF, Qt, Signal
@@ -79,6 +81,7 @@ class ZoomCanvas(QWidget):
         self._last_click_toggle = QElapsedTimer()
         self._click_toggled = False  # the last press and release was a click that toggled
         self.text = ""
+        self.overlay: Callable[[QPainter], None] | None = None  # drawn over the photo, under the inset and zoom
 
     # -- content ----------------------------------------------------------------------------------------------
     def set_image(self, image: QImage | None, text: str = "", *, full_size: QSize | None = None) -> None:
@@ -280,6 +283,11 @@ class ZoomCanvas(QWidget):
                 self._paint_fit(painter)
             else:
                 self._paint_zoomed(painter)
+            if self.overlay is not None:
+                painter.save()
+                self.overlay(painter)
+                painter.restore()
+            if self._scale is not None:
                 self._paint_navigator(painter)
                 self._paint_percent(painter)
         if self.text:
@@ -291,18 +299,39 @@ class ZoomCanvas(QWidget):
             )
         painter.end()
 
+    def _fit_pixels(self) -> QSize:
+        """The size, in device pixels, of the image drawn when the photo fits the canvas."""
+        image = self._image
+        target = image.size().scaled(self.size() * self.devicePixelRatioF(), Qt.AspectRatioMode.KeepAspectRatio)
+        limit = self._full_size if not self._full_size.isEmpty() else image.size()
+        if target.width() > limit.width():  # a small photo stays at 100 %
+            target = QSize(limit)
+        if target.width() > 2 * image.width():  # a thumbnail blown up past 2× only gets mushier
+            target = image.size() * 2
+        return image.size().scaled(target, Qt.AspectRatioMode.KeepAspectRatio)
+
+    def photo_rect(self) -> QRectF | None:
+        """Where the whole photo lies on the canvas now, in logical pixels (partly outside it when zoomed in);
+        None without an image. A point at fractions (fx, fy) of the photo is at ``left + fx * width``, …"""
+        if self._image is None:
+            return None
+        ratio = self.devicePixelRatioF()
+        if self._scale is None:
+            pixels = self._fit_pixels()
+            rect = QRectF(QPointF(0, 0), QSizeF(pixels.width() / ratio, pixels.height() / ratio))
+            rect.moveCenter(QRectF(self.rect()).center())
+            return rect
+        s = self.scale() / ratio
+        width, height = self._full_size.width() * s, self._full_size.height() * s
+        return QRectF(self.width() / 2 - self._cx * width, self.height() / 2 - self._cy * height, width, height)
+
     def _paint_fit(self, painter: QPainter) -> None:
         image = self._image
         ratio = self.devicePixelRatioF()
         if self._fitted is None:
-            target = image.size().scaled(self.size() * ratio, Qt.AspectRatioMode.KeepAspectRatio)
-            limit = self._full_size if not self._full_size.isEmpty() else image.size()
-            if target.width() > limit.width():  # a small photo stays at 100 %
-                target = QSize(limit)
-            if target.width() > 2 * image.width():  # a thumbnail blown up past 2× only gets mushier
-                target = image.size() * 2
             mode = Qt.TransformationMode.SmoothTransformation
-            pixmap = QPixmap.fromImage(image.scaled(target, Qt.AspectRatioMode.KeepAspectRatio, mode))
+            pixels = self._fit_pixels()
+            pixmap = QPixmap.fromImage(image.scaled(pixels, Qt.AspectRatioMode.KeepAspectRatio, mode))
             pixmap.setDevicePixelRatio(ratio)
             self._fitted = pixmap
         size = QSizeF(self._fitted.width() / ratio, self._fitted.height() / ratio)
