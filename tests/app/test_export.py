@@ -146,12 +146,15 @@ def test_new_output_in_missing_folder_fails_cleanly(tmp_path):
         write_csv(sample_rows(), tmp_path / "no" / "such" / "dir.csv")
 
 
-def test_rows_from_catalog(tmp_path):
-    photos = []
-    for i in range(3):
-        p = tmp_path / f"{i}.jpg"
+def _three_files(folder):
+    photos = [folder / f"{i}.jpg" for i in range(3)]
+    for i, p in enumerate(photos):
         p.write_bytes(b"x" * (i + 1))
-        photos.append(p)
+    return photos
+
+
+def test_rows_from_catalog(tmp_path):
+    photos = _three_files(tmp_path)
     with Catalog(tmp_path / "c.sqlite3") as cat:
         cat.add_photos(photos)
         cat.put_score(photos[0], "m", 0.2, 0.01)
@@ -172,11 +175,7 @@ def test_rows_from_catalog(tmp_path):
 def test_detail_and_burst_columns_come_from_the_catalog(tmp_path):
     """``detail`` is the score's detail part (empty for a photo without detail crops); ``burst`` and
     ``burst_rank`` the photo's burst and its rank in it (empty outside a burst), in CSV and JSON."""
-    photos = []
-    for i in range(3):
-        p = tmp_path / f"{i}.jpg"
-        p.write_bytes(b"x" * (i + 1))
-        photos.append(p)
+    photos = _three_files(tmp_path)
     with Catalog(tmp_path / "c.sqlite3") as cat:
         cat.add_photos(photos)
         cat.put_score(photos[0], "m", 0.6, detail=0.625, regions=[(0, 0, 224, 0.625)])
