@@ -37,7 +37,7 @@ from .drops import FolderDrops
 from .models import PhotoItem, PhotoTableModel
 from .photo_commands import PhotoCommands
 from .shortcuts_dialog import ShortcutsDialog
-from .statusbar import StatusPanel, count_text
+from .statusbar import StatusPanel, count_text, crops_text
 from .toolbar import ViewToolBar
 from .views import PhotoViews
 from .workers import EngineInfo, MetadataLoader, Progress, ScoringController, ThumbnailLoader
@@ -278,14 +278,14 @@ class MainWindow(QMainWindow):
     def _on_engine_ready(self, info: EngineInfo) -> None:
         self.engine_info, self.engine_error = info, None
         state = "preparing it for this computer (first run only)…" if info.preparing else "loading…"
-        self.model_label.setText(f"Model: {info.model_name} · {info.settings.crops} crops · {state}")
+        self.model_label.setText(f"Model: {info.model_name} · {crops_text(info.settings)} · {state}")
         self._update_banner()
         self.engine_changed.emit(info)
 
     def _on_model_loaded(self, description: str) -> None:
         if self.engine_info is not None:
             info = self.engine_info
-            self.model_label.setText(f"Model: {info.model_name} · {info.settings.crops} crops · {description}")
+            self.model_label.setText(f"Model: {info.model_name} · {crops_text(info.settings)} · {description}")
             if self.prefs.value("model/failed", "") == info.settings.model:  # it loads again: forget the failure
                 self._forget_failed_model()
         self.model_loaded.emit(description)

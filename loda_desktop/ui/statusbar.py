@@ -4,6 +4,7 @@ photo counts and the model in use (messages still go to the window's ``statusBar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
@@ -12,9 +13,18 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
 from .models import PhotoItem
 from .workers import Progress
 
+if TYPE_CHECKING:
+    from ..settings import Settings
+
 __all__ = ["COUNTS_GAP", "StatusPanel", "count_text"]
 
 COUNTS_GAP = 10  # pixels between the rule before the counts and their text
+
+
+def crops_text(settings: Settings) -> str:
+    """ "5 crops + 4 at 100 %" (the global view's crops and the detail crops), or "5 crops" without detail crops."""
+    detail = f" + {settings.detail_crops} at 100 %" if settings.detail_crops else ""
+    return f"{settings.crops} crops{detail}"
 
 
 def count_text(items: Sequence[PhotoItem], shown: int) -> str:

@@ -340,7 +340,7 @@ def test_settings_dialog_saves_and_rescoring_follows(qtbot, window, shoot):
     assert engine.args[0].settings.crops == 3 and "crops=3" in engine.args[0].model_key
     assert scored.args[0].scored == 6  # new crop count, new scores
     assert load_settings().crops == 3
-    assert "3 crops" in window.model_label.text()
+    assert "3 crops + 4 at 100 %" in window.model_label.text()
 
 
 def test_a_model_that_cannot_load_is_explained_not_fatal(qtbot, shoot):
