@@ -110,7 +110,7 @@ def app_ranking(scorer, frames: list[Path], results: list):
             photo_id=i,
             score=r.score,
             detail=r.detail,
-            regions=tuple((g.x, g.y, g.size, g.score) for g in r.regions),
+            regions=r.regions,
             size=(r.width, r.height),
         )
         for i, (path, r) in enumerate(zip(frames, results, strict=True))

@@ -341,8 +341,8 @@ class Catalog(HistoryMixin):
         """Store a score (committed before returning). An uncataloged existing file is cataloged first.
 
         ``score`` is the combined score; the keywords are the parts of a multi-scale score
-        (``model.scorer.ImageScore``): ``regions`` as ``(x, y, size, score)`` tuples or objects with those
-        attributes, ``embedding`` as float16 little-endian bytes. A new score clears the photo's burst fields."""
+        (``model.scorer.ImageScore``): ``regions`` as ``(x, y, size, score)`` tuples (``model.scorer.Region``),
+        ``embedding`` as float16 little-endian bytes. A new score clears the photo's burst fields."""
         check_model_key(model_key)
         score_f = check_number("score", score, optional=False)
         spread_f = check_number("spread", spread, optional=True)

@@ -328,16 +328,14 @@ def check_number(name: str, value: object, optional: bool) -> float | None:
 
 def check_regions(regions: object) -> str | None:
     """The detail regions as ``scores.regions`` stores them (JSON ``[[x, y, size, score], ...]``), or None for no
-    regions. Each region is ``(x, y, size, score)`` (or an object with those attributes, as
-    ``model.scorer.Region``): integer pixels, ``x, y >= 0``, ``size >= 1``, a finite score."""
+    regions. Each region is ``(x, y, size, score)`` (``model.scorer.Region`` is such a tuple): integer pixels,
+    ``x, y >= 0``, ``size >= 1``, a finite score."""
     if regions is None:
         return None
     if isinstance(regions, (str, bytes)):
         raise ValueError(f"regions must be a sequence of (x, y, size, score), got {type(regions).__name__}")
     out = []
     for region in regions:  # type: ignore[attr-defined]
-        if hasattr(region, "size") and hasattr(region, "score"):
-            region = (region.x, region.y, region.size, region.score)
         try:
             x, y, size, score = region
         except (TypeError, ValueError):

@@ -472,18 +472,17 @@ class Engine:
         return rank_rows(rows)
 
 
-_PARTS = ("global_score", "detail", "regions", "width", "height")  # a score's parts both records and results have
+SCORE_PARTS = ("global_score", "detail", "regions", "width", "height")  # a score's parts records and results share
 
 
 def _cached_result(path: Path, score: ScoreRecord) -> PhotoResult:
-    parts = {name: getattr(score, name) for name in _PARTS}
+    parts = {name: getattr(score, name) for name in SCORE_PARTS}
     return PhotoResult(path, score.score, score.spread, score.status, score.error, cached=True, **parts)
 
 
 def _scored_result(path: Path, result: ImageScore) -> PhotoResult:
     """A scorer's result as the engine reports and saves it (the parts of ``model.scorer.ImageScore``)."""
-    parts = {name: getattr(result, name) for name in _PARTS}
-    parts["regions"] = tuple((int(r.x), int(r.y), int(r.size), float(r.score)) for r in result.regions)
+    parts = {name: getattr(result, name) for name in SCORE_PARTS}
     return PhotoResult(path, result.score, result.spread, "ok", embedding=result.embedding, **parts)
 
 
@@ -531,7 +530,7 @@ class _Saver:
             self.unsaved[path_key(result.path)] = result
 
     def _put_score(self, r: PhotoResult) -> None:
-        parts = {name: getattr(r, name) for name in _PARTS}
+        parts = {name: getattr(r, name) for name in SCORE_PARTS}
         self.catalog.put_score(r.path, self.key, r.score, r.spread, embedding=r.embedding, **parts)  # type: ignore[arg-type]
 
     def describe(self, summary: ScoreSummary) -> str:

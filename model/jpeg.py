@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -34,11 +35,16 @@ def available() -> bool:
 
 
 def decode_jpeg(
-    path_or_bytes: str | Path | bytes, *, scale_denominator: int = 1, rgbx: bool = False
+    path_or_bytes: str | Path | bytes,
+    *,
+    scale_denominator: int = 1,
+    rgbx: bool = False,
+    check_size: Callable[[tuple[int, int]], None] | None = None,
 ) -> Image.Image | None:
     """The JPEG ``path_or_bytes`` decoded to an 8-bit ``RGB`` image (``RGBX`` with ``rgbx``; ``L`` for a grey
     JPEG) at 1/``scale_denominator`` of its size, or None when it is not a JPEG, is CMYK, or simplejpeg is not
-    installed. ValueError for a damaged JPEG; OSError for a file that cannot be read."""
+    installed. ValueError for a damaged JPEG; OSError for a file that cannot be read. ``check_size((width,
+    height))`` is called with the header's size before any pixel is decoded (it raises to refuse the image)."""
     if scale_denominator not in SCALES:
         raise ValueError(f"scale_denominator must be one of {SCALES}, got {scale_denominator}")
     try:
@@ -49,6 +55,8 @@ def decode_jpeg(
     if not simplejpeg.is_jpeg(data):
         return None
     height, width, colourspace, _ = simplejpeg.decode_jpeg_header(data)
+    if check_size is not None:
+        check_size((width, height))
     target = _COLOURSPACES.get(colourspace)
     if target is None:
         return None

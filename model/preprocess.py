@@ -243,13 +243,7 @@ def _whole_jpeg(source: str | Path | bytes) -> Image.Image | None:
         return None
     try:
         data = source if isinstance(source, bytes) else Path(source).read_bytes()
-        import simplejpeg
-
-        if not simplejpeg.is_jpeg(data):
-            return None
-        height, width = simplejpeg.decode_jpeg_header(data)[:2]
-        _check_pixels((width, height))
-        img = jpeg.decode_jpeg(data)
+        img = jpeg.decode_jpeg(data, check_size=_check_pixels)
     except (OSError, ValueError):
         return None
     if img is None:

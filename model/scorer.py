@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -38,10 +38,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Region:
+class Region(NamedTuple):
     """A detail crop: an (x, y) top-left corner and side in the photo's pixels after EXIF orientation, and its
-    calibrated detail score."""
+    calibrated detail score. A tuple ``(x, y, size, score)``, as the catalog and the burst ranking take it."""
 
     x: int
     y: int
@@ -266,20 +265,17 @@ class BaseScorer:
         )
 
     def _checked_forward_all(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """:meth:`_forward_all`, each output checked like :meth:`_checked_forward`'s."""
+        """:meth:`_forward_all`, the scores and detail scores checked (:meth:`_checked`)."""
         score, detail, embed = self._forward_all(crops)
         checked = (self._checked(score, len(crops)), self._checked(detail, len(crops)))
         if embed is not None:
             embed = np.asarray(embed, dtype=np.float32).reshape(len(crops), -1)
         return checked[0], checked[1], embed
 
-    def _checked_forward(self, crops: np.ndarray) -> np.ndarray:
-        """:meth:`_forward`, its output checked: one number per crop (a model that answers with another shape is
-        not a LoDa model, and the whole run stops with :class:`ScorerError`)."""
-        return self._checked(self._forward(crops), len(crops))
-
     @staticmethod
     def _checked(output: Any, n: int) -> np.ndarray:
+        """One output, checked: one number per crop (a model that answers with another shape is not a LoDa model,
+        and the whole run stops with :class:`ScorerError`)."""
         out = np.asarray(output)
         if out.dtype.kind not in "fiu" or out.size != n:
             raise ScorerError(

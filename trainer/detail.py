@@ -165,15 +165,12 @@ class DetailSet:
 def held_out_stems(stems: Sequence[str], train_fraction: float = 0.8, seed: int = 0) -> set[str]:
     """The pool's held-out photos: :func:`trainer.splits.train_test_split`'s by-photo split of the sorted stems
     (every trained part of the default model used this split)."""
+    from .datasets import Sample
     from .splits import train_test_split
 
-    @dataclass
-    class _S:
-        group: str
-        split: str | None = None
-
     names = sorted(stems)
-    _, test = train_test_split([_S(n) for n in names], train_fraction=train_fraction, seed=seed)
+    samples = [Sample(Path(n), 0.0, group=n) for n in names]
+    _, test = train_test_split(samples, train_fraction=train_fraction, seed=seed)
     return {names[i] for i in test}
 
 

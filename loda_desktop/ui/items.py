@@ -9,12 +9,13 @@ frame, ``burst_tie``: the best frame is within noise of the second). :data:`DETA
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from ..engine import SCORE_PARTS  # what a score result carries
 
 __all__ = [
     "DETAIL_FIELDS",
@@ -29,7 +30,6 @@ __all__ = [
 ]
 
 Region = tuple[int, int, int, float]  # x, y, size (the photo's upright pixels), detail score
-SCORE_PARTS = ("global_score", "detail", "regions", "width", "height")  # what a score result carries
 DETAIL_FIELDS = (*SCORE_PARTS, "burst", "burst_rank", "burst_tie")  # and the catalog's burst fields
 
 NOISE_TEXT = "frames within noise"  # what the window says of a burst whose best frame is no clear winner
@@ -62,12 +62,7 @@ def natural_key(text: str) -> tuple[Any, ...]:
 
 
 def _regions(value: Any) -> tuple[Region, ...]:
-    """The catalog's regions (tuples, or the JSON lists they are stored as) as (x, y, size, score) tuples."""
-    if isinstance(value, str | bytes):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return ()
+    """A record's or a result's regions (the catalog decodes its JSON) as (x, y, size, score) tuples."""
     regions = []
     for region in value or ():
         try:

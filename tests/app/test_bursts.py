@@ -19,6 +19,7 @@ from loda_desktop.catalog import Catalog
 from loda_desktop.culling import Culling
 from loda_desktop.engine import Engine
 from loda_desktop.settings import Settings
+from model.scorer import Region
 
 MODEL = "m"
 
@@ -334,14 +335,6 @@ def test_embeddings_come_back_as_stored(shoot):
 
 
 @dataclasses.dataclass(frozen=True)
-class FakeRegion:
-    x: int
-    y: int
-    size: int
-    score: float
-
-
-@dataclasses.dataclass(frozen=True)
 class FakeScore:
     """What ``model.scorer.ImageScore`` carries (the shared contract of issue 21)."""
 
@@ -352,7 +345,7 @@ class FakeScore:
     error_kind: str = "decode"
     global_score: float | None = None
     detail: float | None = None
-    regions: tuple[FakeRegion, ...] = ()
+    regions: tuple[Region, ...] = ()
     width: int | None = None
     height: int | None = None
     embedding: bytes | None = None
@@ -388,7 +381,7 @@ class FakeScorer:
         height, width = gray.shape
         regions = ()
         if min(width, height) >= 400:
-            regions = tuple(FakeRegion(*box, self._sharpness(gray, box)) for box in self.BOXES)
+            regions = tuple(Region(*box, self._sharpness(gray, box)) for box in self.BOXES)
         detail = float(np.mean([r.score for r in regions])) if regions else None
         global_score = 0.5 + 0.01 * float(gray.std() / 64)
         score = global_score if detail is None else (global_score + detail) / 2
